@@ -1,0 +1,73 @@
+//! Command-line pieces the rungs share.
+//!
+//! Introduced by rung 01. Each rung's `main.rs` flattens these `clap`
+//! argument groups into its own, so rung 02's command line is rung 01's plus
+//! the cgroup limits, without a second copy of rung 01's flags.
+
+use std::ffi::OsString;
+
+use crate::container::Container;
+use crate::mount::PrivateProc;
+use crate::ns::{self, CgroupNamespace, Hostname, Namespace};
+use crate::{Error, Result};
+
+// ANCHOR: args
+/// Which namespaces to create, and what to put in them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NamespaceArgs {
+    /// Hostname inside the container [default: the rung's name]
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+
+    /// Share the host's namespace of this type instead of creating a new one
+    /// (repeat, or separate with commas)
+    #[arg(long, value_name = "NS", value_delimiter = ',')]
+    pub share: Vec<Namespace>,
+
+    /// Run the command as PID 1 itself, without the rung's init
+    #[arg(long)]
+    pub no_init: bool,
+}
+
+/// The command to run in the container.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommandArgs {
+    /// Command to run in the container, then its arguments (put them after
+    /// `--`); without one, the rung runs its demo
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+// ANCHOR_END: args
+
+// ANCHOR: container
+impl NamespaceArgs {
+    /// The container these flags describe: the namespaces, and the stages
+    /// that fill them in. `default_hostname` names the rung.
+    pub fn container(&self, default_hostname: &str, command: Vec<OsString>) -> Result<Container> {
+        let namespaces = ns::to_create(&self.share);
+        let new = |ns| namespaces.contains(&ns);
+        let mut container = Container::new(command)?
+            .namespaces(namespaces.clone())
+            .init(!self.no_init);
+        if new(Namespace::Cgroup) {
+            container = container.stage(CgroupNamespace);
+        }
+        if new(Namespace::Mount) {
+            container = container.stage(PrivateProc);
+        }
+        match (new(Namespace::Uts), &self.hostname) {
+            (true, name) => {
+                let name = name.as_deref().unwrap_or(default_hostname);
+                container = container.stage(Hostname(name.to_string()));
+            }
+            (false, Some(_)) => {
+                return Err(Error::Invalid(
+                    "--hostname needs a UTS namespace of its own: with --share uts it would rename the host".into(),
+                ))
+            }
+            (false, None) => {}
+        }
+        Ok(container)
+    }
+}
+// ANCHOR_END: container

@@ -1,0 +1,282 @@
+//! A container, as a list of set-up stages.
+//!
+//! Introduced by rung 01; chapter 1 explains it, and every later chapter
+//! adds stages to it.
+//!
+//! Starting a container is always the same dance between two processes:
+//!
+//! ```text
+//!  runtime (outside)                      child (inside the new namespaces)
+//!  ─────────────────                      ─────────────────────────────────
+//!  block signals, open the channel
+//!  clone3(CLONE_NEW…) ──────────────────▶ wait for Go
+//!  each stage's in_parent(child)               ⋮
+//!  send Go ─────────────────────────────▶ each stage's in_child()
+//!  wait for EOF or bad news   ◀────────── fork the command, which execs
+//!  supervise: forward signals, wait       init: reap, forward, wait
+//!  each stage's cleanup()                 exit with the command's status
+//! ```
+//!
+//! What varies from rung to rung is what happens *in* the two halves, so
+//! that is what a [`Stage`] is: one piece of set-up with an outside half, an
+//! inside half and a clean-up. Rung 01 has three stages (cgroup namespace,
+//! private mounts and `/proc`, hostname); rung 02 adds one that puts the
+//! child in a cgroup; rung 06 one that writes its uid map. The sequence
+//! itself never changes.
+
+use std::ffi::{CString, OsString};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{execvp, fork, ForkResult, Pid};
+
+use crate::clone::{clone3, Forked};
+use crate::init::{self, BlockedSignals, ExitStatus};
+use crate::ns::Namespace;
+use crate::sync::{self, Channel, Message};
+use crate::{Error, Result};
+
+// ANCHOR: stage
+/// One piece of a container's set-up.
+///
+/// All three methods have empty defaults, so a stage implements only the
+/// halves it needs. Order matters: every stage's `in_parent` runs (in the
+/// order the stages were added) before any `in_child`, and `cleanup` runs in
+/// reverse order once the container is gone — whether it succeeded or not.
+pub trait Stage {
+    /// A few words for error messages: "while setting up the hostname".
+    fn name(&self) -> &'static str;
+
+    /// Runs in the runtime's process, after the child exists and before it
+    /// may go on. `child` is its PID as the host sees it.
+    fn in_parent(&mut self, _child: Pid) -> Result<()> {
+        Ok(())
+    }
+
+    /// Runs in the child, inside its new namespaces, before the command.
+    fn in_child(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Runs in the runtime's process after the container has ended (or
+    /// failed to start): release whatever `in_parent` created.
+    fn cleanup(&mut self) {}
+}
+// ANCHOR_END: stage
+
+/// A command to run, the namespaces to run it in, and the stages that set
+/// the container up.
+pub struct Container {
+    command: Vec<CString>,
+    namespaces: Vec<Namespace>,
+    init: bool,
+    stages: Vec<Box<dyn Stage>>,
+}
+
+impl Container {
+    /// A container that will run `command` (the program, then its
+    /// arguments), with no namespaces and no stages yet.
+    pub fn new(command: Vec<OsString>) -> Result<Container> {
+        if command.is_empty() {
+            return Err(Error::Invalid("no command to run".into()));
+        }
+        let command = command
+            .into_iter()
+            .map(|arg| {
+                CString::new(arg.as_bytes()).map_err(|_| {
+                    Error::Invalid(format!("argument {arg:?} contains a NUL byte"))
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Container {
+            command,
+            namespaces: Vec::new(),
+            init: true,
+            stages: Vec::new(),
+        })
+    }
+
+    /// Create these namespaces for the container.
+    pub fn namespaces(mut self, namespaces: Vec<Namespace>) -> Container {
+        self.namespaces = namespaces;
+        self
+    }
+
+    /// Whether the container's first process is the rung's init (the
+    /// default) or the user's command itself.
+    pub fn init(mut self, init: bool) -> Container {
+        self.init = init;
+        self
+    }
+
+    /// Add a set-up stage after the ones already added.
+    pub fn stage(mut self, stage: impl Stage + 'static) -> Container {
+        self.stages.push(Box::new(stage));
+        self
+    }
+
+    /// The program the container runs, as the user wrote it.
+    pub fn program(&self) -> String {
+        self.command[0].to_string_lossy().into_owned()
+    }
+
+    // ANCHOR: run
+    /// Start the container, wait for it to end, and clean up.
+    ///
+    /// Call this only while the process has a single thread (see
+    /// [`clone3`]): the rungs call it from `main`.
+    pub fn run(mut self) -> Result<ExitStatus> {
+        let signals = init::block_signals()?;
+        let result = self.start_and_wait(&signals);
+        for stage in self.stages.iter_mut().rev() {
+            stage.cleanup();
+        }
+        signals.restore()?;
+        result
+    }
+
+    fn start_and_wait(&mut self, signals: &BlockedSignals) -> Result<ExitStatus> {
+        let (outside, inside) = sync::pair()?;
+        // SAFETY: `run`'s contract: this process has a single thread.
+        match unsafe { clone3(self.clone_flags()) } {
+            Err(errno) => Err(clone_error(errno)),
+            Ok(Forked::Child) => {
+                drop(outside);
+                let code = self.child(inside, signals);
+                let _ = std::io::stdout().flush();
+                // Leave without running the parent's exit handlers: this
+                // process is a copy, and they are not ours to run.
+                exit_now(code)
+            }
+            Ok(Forked::Parent { child }) => {
+                drop(inside);
+                self.parent(child, outside, signals)
+            }
+        }
+    }
+    // ANCHOR_END: run
+
+    /// The `CLONE_NEW*` flags for `clone3`: every namespace asked for except
+    /// the cgroup namespace, which the child creates itself (see
+    /// [`CgroupNamespace`](crate::ns::CgroupNamespace)).
+    fn clone_flags(&self) -> CloneFlags {
+        self.namespaces
+            .iter()
+            .filter(|ns| **ns != Namespace::Cgroup)
+            .fold(CloneFlags::empty(), |flags, ns| flags | ns.clone_flag())
+    }
+
+    // ANCHOR: parent
+    fn parent(&mut self, child: Pid, channel: Channel, signals: &BlockedSignals) -> Result<ExitStatus> {
+        let started = self.set_up_from_outside(child, &channel);
+        drop(channel);
+        if let Err(error) = started {
+            // Whichever side failed, the child must not outlive the error.
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Err(error);
+        }
+        init::supervise(child, signals)
+    }
+
+    fn set_up_from_outside(&mut self, child: Pid, channel: &Channel) -> Result<()> {
+        for stage in &mut self.stages {
+            stage.in_parent(child)?;
+        }
+        channel.send(&Message::Go)?;
+        match channel.recv()? {
+            None => Ok(()), // EOF: the command is running
+            Some(Message::Failed(why)) => Err(Error::Child(why)),
+            Some(Message::ExecFailed(errno)) => Err(Error::Exec {
+                command: self.program(),
+                errno,
+            }),
+            Some(Message::Go) => Err(Error::Invalid("the child said Go".into())),
+        }
+    }
+    // ANCHOR_END: parent
+
+    // ANCHOR: child
+    /// The child's whole life; returns its exit status.
+    fn child(&mut self, channel: Channel, signals: &BlockedSignals) -> i32 {
+        match self.set_up_from_inside(&channel, signals) {
+            Ok(code) => code,
+            Err(error) => {
+                let _ = channel.send(&Message::Failed(error.to_string()));
+                error.exit_code()
+            }
+        }
+    }
+
+    fn set_up_from_inside(&mut self, channel: &Channel, signals: &BlockedSignals) -> Result<i32> {
+        // If the runtime dies, the container dies with it, instead of
+        // living on with no one to wait for it.
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .map_err(|e| Error::sys("setting the parent-death signal", e))?;
+        // Wait for the outside half of every stage. EOF here means the
+        // runtime died before it said Go (so before PDEATHSIG was armed).
+        if channel.recv()? != Some(Message::Go) {
+            return Err(Error::ChildDied("the runtime went away".into()));
+        }
+        for stage in &mut self.stages {
+            stage.in_child()?;
+        }
+        if !self.init {
+            // The command becomes PID 1 itself.
+            signals.restore()?;
+            return Err(self.exec());
+        }
+        // SAFETY: the child has a single thread, like its parent.
+        match unsafe { fork() }.map_err(|e| Error::sys("forking the command", e))? {
+            ForkResult::Child => {
+                signals.restore()?;
+                let error = self.exec();
+                if let Error::Exec { errno, .. } = error {
+                    let _ = channel.send(&Message::ExecFailed(errno));
+                }
+                exit_now(error.exit_code())
+            }
+            ForkResult::Parent { child } => init::supervise(child, signals).map(ExitStatus::code),
+        }
+    }
+    // ANCHOR_END: child
+
+    /// Replace this process with the user's command, searching `$PATH` as a
+    /// shell does. Returns only if that failed.
+    fn exec(&self) -> Error {
+        let Err(errno) = execvp(&self.command[0], &self.command);
+        Error::Exec {
+            command: self.program(),
+            errno,
+        }
+    }
+}
+
+/// End this process at once, with `_exit(2)`: no exit handlers, no
+/// flushing of buffers it inherited. A forked copy must not run the
+/// original's clean-up as if it were the original.
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes no pointers and cannot fail.
+    unsafe { libc::_exit(code) }
+}
+
+/// Explain a failed `clone3`: almost always a missing privilege.
+fn clone_error(errno: Errno) -> Error {
+    match errno {
+        Errno::EPERM => Error::sys_hint(
+            "creating namespaces (clone3)",
+            errno,
+            "this needs CAP_SYS_ADMIN: run as root (`sudo just step NN`); chapter 6 shows the rootless way",
+        ),
+        Errno::ENOSYS => Error::sys_hint(
+            "creating namespaces (clone3)",
+            errno,
+            "this kernel is older than 5.3, or a seccomp filter (are we inside a container?) hides clone3",
+        ),
+        _ => Error::sys("creating namespaces (clone3)", errno),
+    }
+}

@@ -1,0 +1,128 @@
+//! The library's error type.
+//!
+//! A container runtime fails in the kernel far more often than in its own
+//! logic: a flag the kernel refuses, a capability the caller lacks, a path
+//! that is not there. So most errors here are a system call's `errno` wrapped
+//! with *what we were doing* and, where we can tell, *what to check*. The
+//! binaries add their own context with `anyhow` and print the whole chain.
+
+use nix::errno::Errno;
+
+/// Everything the library can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A system call failed. `action` says what we were doing ("mounting
+    /// proc on /proc"), `hint` what the learner can check.
+    #[error("{action}: {errno}{}", hint_suffix(.hint))]
+    Sys {
+        /// What the runtime was doing when the call failed.
+        action: String,
+        /// The kernel's answer.
+        errno: Errno,
+        /// A hint for the learner, or `None` when there is nothing useful to add.
+        hint: Option<&'static str>,
+    },
+
+    /// The command could not be executed (`execvp` failed inside the
+    /// container). Shells report this as 127 (not found) or 126 (found but
+    /// not executable); the rungs do the same.
+    #[error("{command}: {}", exec_reason(*.errno))]
+    Exec {
+        /// The program the user asked for.
+        command: String,
+        /// Why `execvp` failed.
+        errno: Errno,
+    },
+
+    /// The container's side of the set-up failed and told us why over the
+    /// [`sync`](crate::sync) channel.
+    #[error("inside the container: {0}")]
+    Child(String),
+
+    /// The container's first process died before it reported anything.
+    #[error("the container's first process died during set-up ({0})")]
+    ChildDied(String),
+
+    /// The user asked for something that cannot work.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The library's `Result`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A failed system call with what we were doing.
+    pub fn sys(action: impl Into<String>, errno: Errno) -> Self {
+        Error::Sys {
+            action: action.into(),
+            errno,
+            hint: None,
+        }
+    }
+
+    /// A failed system call with what we were doing and what to check.
+    pub fn sys_hint(action: impl Into<String>, errno: Errno, hint: &'static str) -> Self {
+        Error::Sys {
+            action: action.into(),
+            errno,
+            hint: Some(hint),
+        }
+    }
+
+    /// The exit status a shell would give for this failure: 127 for a
+    /// command that does not exist, 126 for one that cannot run, and 125 —
+    /// Docker's and Podman's choice — when the runtime itself failed.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exec { errno, .. } if *errno == Errno::ENOENT => 127,
+            Error::Exec { .. } => 126,
+            _ => 125,
+        }
+    }
+}
+
+fn hint_suffix(hint: &Option<&'static str>) -> String {
+    match hint {
+        Some(hint) => format!(" — {hint}"),
+        None => String::new(),
+    }
+}
+
+fn exec_reason(errno: Errno) -> String {
+    match errno {
+        Errno::ENOENT => "command not found".to_string(),
+        Errno::EACCES => "permission denied".to_string(),
+        other => format!("cannot execute: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        let missing = Error::Exec {
+            command: "nope".into(),
+            errno: Errno::ENOENT,
+        };
+        assert_eq!(missing.exit_code(), 127);
+        assert_eq!(missing.to_string(), "nope: command not found");
+        let not_executable = Error::Exec {
+            command: "/etc/passwd".into(),
+            errno: Errno::EACCES,
+        };
+        assert_eq!(not_executable.exit_code(), 126);
+        assert_eq!(Error::Invalid("x".into()).exit_code(), 125);
+    }
+
+    #[test]
+    fn a_hint_follows_the_errno() {
+        let e = Error::sys_hint("creating namespaces", Errno::EPERM, "run as root");
+        assert_eq!(
+            e.to_string(),
+            "creating namespaces: EPERM: Operation not permitted — run as root"
+        );
+    }
+}

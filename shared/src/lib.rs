@@ -1,0 +1,48 @@
+//! # berth: the library every rung of the ladder is built from
+//!
+//! A container is not a thing the kernel knows about. It is an ordinary
+//! process that the runtime has set up with care: put in its own
+//! *namespaces* (what it can see), its own *cgroup* (what it may use) and
+//! its own *root filesystem* (which files exist). Each rung of the kit adds
+//! one of those pieces, and each piece lives here in a module named for it.
+//!
+//! The modules appear in the order the book teaches them. Every rung turns
+//! on the cargo feature of its own step (`step-01` … `step-08`), and each
+//! feature turns on the one before it, so the library a rung compiles
+//! against holds exactly what has been taught by then:
+//!
+//! | module | rung | chapter |
+//! |---|---|---|
+//! | [`ns`] namespaces, and the stages that set them up | 01 | 1 |
+//! | [`clone`] clone3(2): fork with a list of namespaces | 01 | 1 |
+//! | [`sync`] the handshake between the runtime and its child | 01 | 1 |
+//! | [`container`] a container as a list of set-up stages | 01 | 1 |
+//! | [`init`] what PID 1 owes the processes under it | 01 | 1 |
+//! | [`mount`] private mount propagation and a fresh `/proc` | 01 | 1 |
+//! | [`cli`] the command-line pieces rungs share | 01 | 1 |
+//!
+//! `cargo doc -p step-01 --open` shows this page as a learner at rung 01
+//! sees it.
+
+#[cfg(feature = "step-01")]
+pub mod cli;
+#[cfg(feature = "step-01")]
+pub mod clone;
+#[cfg(feature = "step-01")]
+pub mod container;
+#[cfg(feature = "step-01")]
+pub mod error;
+#[cfg(feature = "step-01")]
+pub mod init;
+#[cfg(feature = "step-01")]
+pub mod mount;
+#[cfg(feature = "step-01")]
+pub mod ns;
+#[cfg(feature = "step-01")]
+pub mod sync;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+#[cfg(feature = "step-01")]
+pub use error::{Error, Result};
