@@ -34,7 +34,11 @@ pub struct NamespaceArgs {
 pub struct CommandArgs {
     /// Command to run in the container, then its arguments (put them after
     /// `--`); without one, the rung runs its demo
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<OsString>,
 }
 // ANCHOR_END: args

@@ -87,9 +87,8 @@ impl Container {
         let command = command
             .into_iter()
             .map(|arg| {
-                CString::new(arg.as_bytes()).map_err(|_| {
-                    Error::Invalid(format!("argument {arg:?} contains a NUL byte"))
-                })
+                CString::new(arg.as_bytes())
+                    .map_err(|_| Error::Invalid(format!("argument {arg:?} contains a NUL byte")))
             })
             .collect::<Result<_>>()?;
         Ok(Container {
@@ -171,7 +170,12 @@ impl Container {
     }
 
     // ANCHOR: parent
-    fn parent(&mut self, child: Pid, channel: Channel, signals: &BlockedSignals) -> Result<ExitStatus> {
+    fn parent(
+        &mut self,
+        child: Pid,
+        channel: Channel,
+        signals: &BlockedSignals,
+    ) -> Result<ExitStatus> {
         let started = self.set_up_from_outside(child, &channel);
         drop(channel);
         if let Err(error) = started {
@@ -203,16 +207,27 @@ impl Container {
     // ANCHOR: child
     /// The child's whole life; returns its exit status.
     fn child(&mut self, channel: Channel, signals: &BlockedSignals) -> i32 {
-        match self.set_up_from_inside(&channel, signals) {
-            Ok(code) => code,
+        let command = match self.set_up_from_inside(&channel, signals) {
+            Ok(command) => command,
             Err(error) => {
                 let _ = channel.send(&Message::Failed(error.to_string()));
+                return error.exit_code();
+            }
+        };
+        // The command has its own copy of the channel, which closes when it
+        // execs; ours must close too, or the runtime never reads EOF.
+        drop(channel);
+        match init::supervise(command, signals) {
+            Ok(status) => status.code(),
+            Err(error) => {
+                eprintln!("init: {error}");
                 error.exit_code()
             }
         }
     }
 
-    fn set_up_from_inside(&mut self, channel: &Channel, signals: &BlockedSignals) -> Result<i32> {
+    /// Set up the inside, then start the command; returns its PID.
+    fn set_up_from_inside(&mut self, channel: &Channel, signals: &BlockedSignals) -> Result<Pid> {
         // If the runtime dies, the container dies with it, instead of
         // living on with no one to wait for it.
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
@@ -227,33 +242,35 @@ impl Container {
         }
         if !self.init {
             // The command becomes PID 1 itself.
-            signals.restore()?;
-            return Err(self.exec());
+            return Err(self.exec(channel, signals));
         }
         // SAFETY: the child has a single thread, like its parent.
         match unsafe { fork() }.map_err(|e| Error::sys("forking the command", e))? {
             ForkResult::Child => {
-                signals.restore()?;
-                let error = self.exec();
-                if let Error::Exec { errno, .. } = error {
-                    let _ = channel.send(&Message::ExecFailed(errno));
-                }
+                let error = self.exec(channel, signals);
                 exit_now(error.exit_code())
             }
-            ForkResult::Parent { child } => init::supervise(child, signals).map(ExitStatus::code),
+            ForkResult::Parent { child } => Ok(child),
         }
     }
     // ANCHOR_END: child
 
+    // ANCHOR: exec
     /// Replace this process with the user's command, searching `$PATH` as a
-    /// shell does. Returns only if that failed.
-    fn exec(&self) -> Error {
+    /// shell does. Returns only if that failed, after telling the runtime.
+    fn exec(&self, channel: &Channel, signals: &BlockedSignals) -> Error {
+        if let Err(error) = signals.reset_for_exec() {
+            return error;
+        }
         let Err(errno) = execvp(&self.command[0], &self.command);
+        let _ = channel.send(&Message::ExecFailed(errno));
         Error::Exec {
             command: self.program(),
             errno,
         }
     }
+    // ANCHOR_END: exec
+    // ANCHOR_END: child
 }
 
 /// End this process at once, with `_exit(2)`: no exit handlers, no

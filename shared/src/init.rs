@@ -28,7 +28,7 @@
 //! between "the child exited" and "we started waiting".
 
 use nix::errno::Errno;
-use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{kill, signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -93,13 +93,27 @@ pub fn block_signals() -> Result<BlockedSignals> {
 // ANCHOR_END: block
 
 impl BlockedSignals {
-    /// Put the signal mask back as it was. The mask survives `execve`, so
-    /// the user's command must get the original one, or it would never see
-    /// a SIGINT.
+    /// Put the signal mask back as it was.
     pub fn restore(&self) -> Result<()> {
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.previous), None)
             .map_err(|e| Error::sys("restoring the signal mask", e))
     }
+
+    // ANCHOR: reset
+    /// Undo, just before `execve`, what this process did to signals that
+    /// the user's command would otherwise inherit: the signal mask survives
+    /// `execve`, and so does a signal that is *ignored*. The mask must be
+    /// the original one, or the command would never see a SIGINT; and every
+    /// Rust program ignores SIGPIPE from the start, so without a reset,
+    /// `yes | head -1` in the container would never end.
+    pub fn reset_for_exec(&self) -> Result<()> {
+        // SAFETY: SIG_DFL installs no handler, so no code of ours can run
+        // in signal context.
+        unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+            .map_err(|e| Error::sys("resetting SIGPIPE", e))?;
+        self.restore()
+    }
+    // ANCHOR_END: reset
 }
 
 // ANCHOR: supervise

@@ -173,7 +173,10 @@ mod tests {
                 assert!(ns.inode(None).unwrap() > 0, "{ns:?}");
             }
         }
-        assert!(Namespace::Uts.is_supported(), "every Linux since 2.6.19 has UTS");
+        assert!(
+            Namespace::Uts.is_supported(),
+            "every Linux since 2.6.19 has UTS"
+        );
     }
 
     #[test]

@@ -34,7 +34,10 @@ pub fn run(namespaces: &NamespaceArgs, hostname: &str) -> anyhow::Result<i32> {
     println!();
     println!("Back on the host:");
     let name_now = host_hostname()?;
-    println!("  hostname      {name_now} ({})", same(name_now == host_name));
+    println!(
+        "  hostname      {name_now} ({})",
+        same(name_now == host_name)
+    );
     let mounts_now = fs::read_to_string("/proc/self/mountinfo")?;
     println!("  mount table   {}", same(mounts_now == host_mounts));
     println!("  exit status   {}", status.code());
@@ -76,7 +79,10 @@ impl Stage for Compare {
                 continue;
             };
             let verdict = if *host == inside { "shared" } else { "new" };
-            println!("  {:<9}  {host:<11}  {inside:<11}  {verdict}", ns.proc_name());
+            println!(
+                "  {:<9}  {host:<11}  {inside:<11}  {verdict}",
+                ns.proc_name()
+            );
         }
         println!();
         Ok(())

@@ -14,7 +14,6 @@ mod demo;
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use berth::cli::{CommandArgs, NamespaceArgs};
 use clap::Parser;
 
@@ -26,8 +25,10 @@ const HOSTNAME: &str = "rung-01";
 /// cgroup and time namespaces, on the host's filesystem.
 #[derive(Debug, Parser)]
 #[command(name = "step-01", version, about, long_about = None)]
-#[command(after_help = "Exit status: the command's; 128+N if signal N killed it; \
-    125 if the container could not be set up; 126/127 if the command cannot run / was not found.")]
+#[command(
+    after_help = "Exit status: the command's; 128+N if signal N killed it; \
+    125 if the container could not be set up; 126/127 if the command cannot run / was not found."
+)]
 struct Args {
     #[command(flatten)]
     namespaces: NamespaceArgs,
@@ -59,10 +60,8 @@ fn main() -> ExitCode {
 
 /// Run the user's command in a container; its exit status becomes ours.
 fn run(args: Args) -> anyhow::Result<i32> {
-    let container = args
-        .namespaces
-        .container(HOSTNAME, args.command.command)?;
-    let status = container.run().context("running the container")?;
+    let container = args.namespaces.container(HOSTNAME, args.command.command)?;
+    let status = container.run()?;
     Ok(status.code())
 }
 // ANCHOR_END: main
@@ -78,12 +77,15 @@ mod tests {
 
     #[test]
     fn help_text() {
-        insta::assert_snapshot!(Args::command().render_help().to_string());
+        // A fixed width, so the snapshot does not depend on the terminal.
+        let help = Args::command().term_width(100).render_help().to_string();
+        insta::assert_snapshot!(help);
     }
 
     #[test]
     fn the_command_follows_the_double_dash() {
-        let args = Args::try_parse_from(["step-01", "--share", "net,ipc", "--", "ls", "-l"]).unwrap();
+        let args =
+            Args::try_parse_from(["step-01", "--share", "net,ipc", "--", "ls", "-l"]).unwrap();
         assert_eq!(args.command.command, ["ls", "-l"]);
         assert_eq!(args.namespaces.share.len(), 2);
     }
@@ -91,6 +93,9 @@ mod tests {
     #[test]
     fn an_unknown_namespace_is_refused() {
         let error = Args::try_parse_from(["step-01", "--share", "user", "true"]).unwrap_err();
-        assert!(error.to_string().contains("invalid value 'user'"), "{error}");
+        assert!(
+            error.to_string().contains("invalid value 'user'"),
+            "{error}"
+        );
     }
 }
