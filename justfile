@@ -1,0 +1,50 @@
+# berth: build your own container runtime, one rung at a time.
+# `just --list` shows every recipe; the README says where to start.
+
+set positional-arguments
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes
+default:
+    @just --list --unsorted
+
+# Build rung NN and run it: its demo, or `just step NN -- CMD ARGS…`
+step NN *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    rung="$1"; shift
+    if ! ls -d steps/"$rung"-* >/dev/null 2>&1; then
+        echo "there is no rung '$rung'; the ladder so far: $(ls steps | tr '\n' ' ')" >&2
+        exit 2
+    fi
+    cargo build --quiet -p "step-$rung"
+    bin="target/debug/step-$rung"
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "rung $rung creates namespaces and mounts, which needs root (CAP_SYS_ADMIN); run it as root" >&2
+            exit 1
+        fi
+        echo "rung $rung creates namespaces and mounts, which needs root (CAP_SYS_ADMIN): running $bin with sudo" >&2
+        exec sudo "$bin" "$@"
+    fi
+    exec "$bin" "$@"
+
+# Run the most complete rung's demo
+demo:
+    just step 01
+
+# Everything CI checks: format, lints, each rung alone, all tests, the book
+test:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    scripts/build-each-rung
+    cargo test --workspace --locked
+    mdbook build book
+
+# Build the book and serve it on http://localhost:3000
+book:
+    mdbook serve book --open
+
+# Install what this machine lacks (apt packages, Rust, just, mdbook)
+setup:
+    scripts/setup

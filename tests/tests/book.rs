@@ -1,0 +1,49 @@
+//! The book's terminal sessions, run for real and compared with the page.
+//!
+//! Every ```` ```console ```` block in a chapter is a transcript: `$ ` lines
+//! are commands, the lines under them what the terminal shows (stdout and
+//! stderr together), `? N` an exit status other than 0. trycmd runs each
+//! command and fails the test if the output differs. In the book, `[..]`
+//! stands for the part of a line that differs from run to run (a PID, a
+//! namespace's inode number, the host's name) and `...` for whole lines
+//! that do.
+//!
+//! The sessions type `just step NN …`, as a learner does, so the real `just`
+//! runs the real recipe. They need root, like the rungs themselves; without
+//! it they are reported as skipped.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use berth::testing::{test, Needs, Outcome, Trial};
+
+fn main() {
+    let trials: Vec<Trial> = vec![test("chapter_1_sessions", Needs::Root, || {
+        chapter("ch01-namespaces.md")
+    })];
+    berth::testing::run(trials)
+}
+
+/// Run every session of one chapter.
+fn chapter(file: &str) -> Outcome {
+    let just = which("just").ok_or("`just` is not on PATH: run scripts/setup")?;
+    let page = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../book/src")
+        .join(file);
+    // trycmd reports a mismatch by panicking, with a diff, when the cases
+    // run (as `TestCases` is dropped).
+    catch_unwind(AssertUnwindSafe(|| {
+        trycmd::TestCases::new()
+            .register_bin("just", just)
+            .case(&page);
+    }))
+    .map_err(|_| format!("a session in {file} no longer matches the book (diff above)").into())
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| PathBuf::from(dir).join(program))
+        .find(|path| path.is_file())
+}
