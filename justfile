@@ -9,6 +9,7 @@ default:
     @just --list --unsorted
 
 # Build rung NN and run it: its demo, or `just step NN -- CMD ARGS…`
+[no-exit-message]
 step NN *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail

@@ -24,18 +24,26 @@ fn main() {
     berth::testing::run(trials)
 }
 
+/// The programs sessions may start, looked up on `PATH`.
+const HOST_PROGRAMS: &[&str] = &["just", "findmnt"];
+
 /// Run every session of one chapter.
 fn chapter(file: &str) -> Outcome {
-    let just = which("just").ok_or("`just` is not on PATH: run scripts/setup")?;
+    let cases = trycmd::TestCases::new();
+    // The programs the sessions type: `just`, and host tools a learner
+    // would use to look at the host.
+    for program in HOST_PROGRAMS {
+        let path = which(program).ok_or(format!("`{program}` is not on PATH: run scripts/setup"))?;
+        cases.register_bin(*program, path);
+    }
     let page = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../book/src")
         .join(file);
     // trycmd reports a mismatch by panicking, with a diff, when the cases
     // run (as `TestCases` is dropped).
     catch_unwind(AssertUnwindSafe(|| {
-        trycmd::TestCases::new()
-            .register_bin("just", just)
-            .case(&page);
+        cases.case(&page);
+        drop(cases);
     }))
     .map_err(|_| format!("a session in {file} no longer matches the book (diff above)").into())
 }
