@@ -33,7 +33,8 @@ fn chapter(file: &str) -> Outcome {
     // The programs the sessions type: `just`, and host tools a learner
     // would use to look at the host.
     for program in HOST_PROGRAMS {
-        let path = which(program).ok_or(format!("`{program}` is not on PATH: run scripts/setup"))?;
+        let path =
+            which(program).ok_or(format!("`{program}` is not on PATH: run scripts/setup"))?;
         cases.register_bin(*program, path);
     }
     let page = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
