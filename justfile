@@ -39,8 +39,10 @@ test:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     scripts/build-each-rung
-    cargo test --workspace --locked
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+    cargo test --workspace --locked 2>&1 | tee target/test-output.txt
     mdbook build book
+    scripts/test-summary target/test-output.txt
 
 # Build the book and serve it on http://localhost:3000
 book:
