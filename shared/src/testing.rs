@@ -34,7 +34,7 @@ impl Needs {
         match self {
             Needs::Nothing => None,
             Needs::Root if nix::unistd::geteuid().is_root() => None,
-            Needs::Root => Some("needs root to create namespaces (run the tests as root)".into()),
+            Needs::Root => Some("needs root, to create namespaces: run the tests as root".into()),
         }
     }
 }
