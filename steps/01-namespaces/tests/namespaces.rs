@@ -64,9 +64,9 @@ fn main() {
             death_by_signal_is_128_plus_n,
         ),
         test(
-            "sigterm_and_sigint_are_forwarded",
+            "sigterm_sigint_and_sighup_are_forwarded",
             Needs::Root,
-            sigterm_and_sigint_are_forwarded,
+            sigterm_sigint_and_sighup_are_forwarded,
         ),
         test("orphans_are_reaped", Needs::Root, orphans_are_reaped),
         test("stdio_passes_through", Needs::Root, stdio_passes_through),
@@ -188,8 +188,12 @@ fn death_by_signal_is_128_plus_n() -> Outcome {
     rung().sh(&[], "kill -KILL $$").exited(128 + 9)
 }
 
-fn sigterm_and_sigint_are_forwarded() -> Outcome {
-    for (signal, name) in [(Signal::SIGTERM, "TERM"), (Signal::SIGINT, "INT")] {
+fn sigterm_sigint_and_sighup_are_forwarded() -> Outcome {
+    for (signal, name) in [
+        (Signal::SIGTERM, "TERM"),
+        (Signal::SIGINT, "INT"),
+        (Signal::SIGHUP, "HUP"),
+    ] {
         let script = format!(
             "trap 'echo got {name}; exit 3' {name}; echo ready; while :; do sleep 0.05; done"
         );
