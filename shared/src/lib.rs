@@ -20,10 +20,13 @@
 //! | [`init`] what PID 1 owes the processes under it | 01 | 1 |
 //! | [`mount`] private mount propagation and a fresh `/proc` | 01 | 1 |
 //! | [`cli`] the command-line pieces rungs share | 01 | 1 |
+//! | [`cgroup`] cgroups v2 and v1: limits, joining, counters, removal | 02 | 2 |
 //!
 //! `cargo doc -p step-01 --open` shows this page as a learner at rung 01
 //! sees it.
 
+#[cfg(feature = "step-02")]
+pub mod cgroup;
 #[cfg(feature = "step-01")]
 pub mod cli;
 #[cfg(feature = "step-01")]
