@@ -41,7 +41,7 @@ impl Needs {
 
 /// A test that runs only where `needs` is met, and reports itself as
 /// skipped, with the reason, everywhere else.
-pub fn test(name: &str, needs: Needs, body: fn() -> Outcome) -> Trial {
+pub fn test(name: &str, needs: Needs, body: impl FnOnce() -> Outcome + Send + 'static) -> Trial {
     Trial::ignorable_test(name, move || match needs.missing() {
         Some(reason) => Ok(Completion::ignored_with(reason)),
         None => body().map(|()| Completion::Completed),
@@ -124,6 +124,20 @@ impl Rung {
         Rung {
             path: path.as_ref().to_path_buf(),
         }
+    }
+
+    /// The binary's name, `step-NN`: what `ps` shows for the container's
+    /// init, and how the rung's error messages start.
+    pub fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The hostname the rung gives a container by default, `rung-NN`.
+    pub fn default_hostname(&self) -> String {
+        self.name().replace("step-", "rung-")
     }
 
     /// A `Command` for the rung with `args`, ready to adjust.

@@ -54,12 +54,20 @@ impl CgroupArgs {
     pub fn limits(&self) -> Limits {
         let mut io: Vec<IoLimit> = Vec::new();
         for (major, minor, bps) in &self.device_read_bps {
-            io.push(IoLimit { device: (*major, *minor), read_bps: Some(*bps), write_bps: None });
+            io.push(IoLimit {
+                device: (*major, *minor),
+                read_bps: Some(*bps),
+                write_bps: None,
+            });
         }
         for (major, minor, bps) in &self.device_write_bps {
             match io.iter_mut().find(|l| l.device == (*major, *minor)) {
                 Some(limit) => limit.write_bps = Some(*bps),
-                None => io.push(IoLimit { device: (*major, *minor), read_bps: None, write_bps: Some(*bps) }),
+                None => io.push(IoLimit {
+                    device: (*major, *minor),
+                    read_bps: None,
+                    write_bps: Some(*bps),
+                }),
             }
         }
         Limits {
@@ -88,7 +96,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "M" => 20,
         "G" => 30,
         "T" => 40,
-        _ => return Err(format!("{text:?} is not a size: use bytes, or a number with K, M, G or T")),
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size: use bytes, or a number with K, M, G or T"
+            ))
+        }
     };
     let number: u64 = number
         .parse()
@@ -102,7 +114,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 pub fn parse_cpus(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(cpus) if cpus.is_finite() && cpus > 0.0 => Ok(cpus),
-        _ => Err(format!("{text:?} is not a number of CPUs: use a positive number such as 0.5 or 2")),
+        _ => Err(format!(
+            "{text:?} is not a number of CPUs: use a positive number such as 0.5 or 2"
+        )),
     }
 }
 
@@ -116,7 +130,11 @@ pub fn parse_device_rate(text: &str) -> Result<(u64, u64, u64), String> {
         return Err(format!("{path} is not a block device"));
     }
     let rdev = meta.rdev();
-    Ok((libc::major(rdev) as u64, libc::minor(rdev) as u64, parse_size(rate)?))
+    Ok((
+        libc::major(rdev) as u64,
+        libc::minor(rdev) as u64,
+        parse_size(rate)?,
+    ))
 }
 
 /// A size for people: 33554432 → "32 MiB".
@@ -174,7 +192,9 @@ mod tests {
         assert_eq!(parse_size("1GB"), Ok(1 << 30));
         assert!(parse_size("lots").unwrap_err().contains("not a size"));
         assert!(parse_size("1.5G").is_err());
-        assert!(parse_size("99999999999T").unwrap_err().contains("too large"));
+        assert!(parse_size("99999999999T")
+            .unwrap_err()
+            .contains("too large"));
     }
 
     #[test]
@@ -187,7 +207,9 @@ mod tests {
 
     #[test]
     fn devices_must_be_block_devices() {
-        assert!(parse_device_rate("/dev/null:1M").unwrap_err().contains("not a block device"));
+        assert!(parse_device_rate("/dev/null:1M")
+            .unwrap_err()
+            .contains("not a block device"));
         assert!(parse_device_rate("/nope:1M").is_err());
         assert!(parse_device_rate("1M").is_err());
     }
@@ -201,12 +223,28 @@ mod tests {
 
     #[test]
     fn explanations_name_the_limit() {
-        let limits = Limits { memory: Some(32 << 20), pids: Some(16), ..Limits::default() };
-        let stats = Stats { oom_kills: 1, forks_refused: 3, ..Stats::default() };
+        let limits = Limits {
+            memory: Some(32 << 20),
+            pids: Some(16),
+            ..Limits::default()
+        };
+        let stats = Stats {
+            oom_kills: 1,
+            forks_refused: 3,
+            ..Stats::default()
+        };
         let lines = stats.explain(&limits);
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].contains("32 MiB") && lines[0].contains("killed 1 process"), "{}", lines[0]);
-        assert!(lines[1].contains("3 forks failed") && lines[1].contains("16 processes"), "{}", lines[1]);
+        assert!(
+            lines[0].contains("32 MiB") && lines[0].contains("killed 1 process"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains("3 forks failed") && lines[1].contains("16 processes"),
+            "{}",
+            lines[1]
+        );
         assert!(Stats::default().explain(&limits).is_empty());
     }
 }

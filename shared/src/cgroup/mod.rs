@@ -179,8 +179,9 @@ pub struct Cgroup {
     version: &'static str,
     /// The directories, with the controller each one is for ("" in v2).
     dirs: Vec<(String, PathBuf)>,
-    /// Parent directories this cgroup created, removed with it when empty.
-    created_parents: Vec<PathBuf>,
+    /// The parent cgroups between the hierarchy's root and this one,
+    /// removed with it when nothing else is left in them.
+    parents: Vec<PathBuf>,
     limits: Limits,
     removed: bool,
 }
@@ -205,11 +206,16 @@ impl Cgroup {
     /// Create the cgroup `PARENT/NAME` in `hierarchy`, with `limits`. On
     /// failure nothing is left behind, and the error names the file and the
     /// value the kernel refused.
-    pub fn create(hierarchy: &Hierarchy, parent: &str, name: &str, limits: &Limits) -> Result<Cgroup> {
+    pub fn create(
+        hierarchy: &Hierarchy,
+        parent: &str,
+        name: &str,
+        limits: &Limits,
+    ) -> Result<Cgroup> {
         let mut cgroup = Cgroup {
             version: hierarchy.version(),
             dirs: Vec::new(),
-            created_parents: Vec::new(),
+            parents: Vec::new(),
             limits: limits.clone(),
             removed: false,
         };
@@ -227,7 +233,11 @@ impl Cgroup {
     /// before it may go on.
     pub fn join(&self) -> Join {
         Join {
-            procs: self.dirs.iter().map(|(_, d)| d.join("cgroup.procs")).collect(),
+            procs: self
+                .dirs
+                .iter()
+                .map(|(_, d)| d.join("cgroup.procs"))
+                .collect(),
         }
     }
 
@@ -277,8 +287,9 @@ impl Cgroup {
                 remove_dir(dir)?;
             }
         }
-        for parent in self.created_parents.iter().rev() {
-            // Another container may have moved in meanwhile: then it stays.
+        for parent in self.parents.iter().rev() {
+            // A parent that still holds another container's cgroup is busy,
+            // and stays: rmdir removes only an empty cgroup.
             let _ = fs::remove_dir(parent);
         }
         Ok(())
@@ -328,10 +339,18 @@ fn remove_dir(dir: &Path) -> Result<()> {
                 std::thread::sleep(std::time::Duration::from_millis(10))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_error(&format!("removing the cgroup {}", dir.display()), e)),
+            Err(e) => {
+                return Err(io_error(
+                    &format!("removing the cgroup {}", dir.display()),
+                    e,
+                ))
+            }
         }
     }
-    Err(Error::Invalid(format!("removing the cgroup {}: still busy", dir.display())))
+    Err(Error::Invalid(format!(
+        "removing the cgroup {}: still busy",
+        dir.display()
+    )))
 }
 
 // ANCHOR: join
@@ -415,7 +434,9 @@ fn hint_for(path: &Path, errno: Errno) -> Option<&'static str> {
         ("io.max" | "blkio.throttle.read_bps_device" | "blkio.throttle.write_bps_device", Errno::ENODEV) => {
             Some("no such block device: check its major:minor with ls -l /dev")
         }
-        (_, Errno::EACCES | Errno::EPERM) => Some("managing cgroups needs root (chapter 6 covers delegation)"),
+        (_, Errno::EACCES | Errno::EPERM) => Some(
+            "the cgroup tree belongs to root: run as root (`sudo just step NN`); chapter 6 shows delegation",
+        ),
         _ => None,
     }
 }
@@ -442,22 +463,34 @@ pub(crate) fn number(path: &Path) -> Option<u64> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Make a directory, remembering it if it is new (so that it can be
-/// removed with the cgroup).
-pub(crate) fn mkdir(path: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+/// Make a parent cgroup if it is missing, and remember it, so that it can
+/// be removed with the last cgroup in it.
+pub(crate) fn mkdir(path: &Path, parents: &mut Vec<PathBuf>) -> Result<()> {
+    parents.push(path.to_path_buf());
     match fs::create_dir(path) {
-        Ok(()) => {
-            created.push(path.to_path_buf());
-            Ok(())
-        }
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_error(&format!("creating the cgroup {}", path.display()), e)),
+        Err(e) => Err(io_error(
+            &format!("creating the cgroup {}", path.display()),
+            e,
+        )),
     }
 }
 
+/// Make the container's own cgroup directory: it must not exist yet.
+pub(crate) fn mkdir_new(path: &Path) -> Result<()> {
+    fs::create_dir(path)
+        .map_err(|e| io_error(&format!("creating the cgroup {}", path.display()), e))
+}
+
 fn io_error(action: &str, e: std::io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(code) => Error::sys(action, Errno::from_raw(code)),
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(errno @ (Errno::EACCES | Errno::EPERM)) => Error::sys_hint(
+            action,
+            errno,
+            "the cgroup tree belongs to root: run as root (`sudo just step NN`); chapter 6 shows delegation",
+        ),
+        Some(errno) => Error::sys(action, errno),
         None => Error::Invalid(format!("{action}: {e}")),
     }
 }
@@ -471,7 +504,9 @@ mod tests {
         let mountinfo = "29 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
         assert_eq!(
             Hierarchy::from_mountinfo(mountinfo).unwrap(),
-            Hierarchy::V2 { root: "/sys/fs/cgroup".into() }
+            Hierarchy::V2 {
+                root: "/sys/fs/cgroup".into()
+            }
         );
     }
 
@@ -502,7 +537,10 @@ mod tests {
     fn cpus_become_a_quota() {
         assert_eq!(
             CpuQuota::from_cpus(0.5),
-            CpuQuota { quota_us: 50_000, period_us: 100_000 }
+            CpuQuota {
+                quota_us: 50_000,
+                period_us: 100_000
+            }
         );
         assert_eq!(CpuQuota::from_cpus(2.0).quota_us, 200_000);
     }

@@ -12,10 +12,9 @@
 //! v2's `memory.swap.max` limits swap alone, and `cpu.shares` (2–262144,
 //! default 1024) is what v2 calls `cpu.weight` (1–10000, default 100).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::{keyed, mkdir, number, write, Cgroup, Limits, Stats};
+use super::{keyed, mkdir, mkdir_new, number, write, Cgroup, Limits, Stats};
 use crate::{Error, Result};
 
 /// Which v1 controllers a container with `limits` needs (memory and pids
@@ -32,7 +31,11 @@ fn wanted(limits: &Limits) -> Vec<&'static str> {
 }
 
 // ANCHOR: create
-pub(super) fn create(cgroup: &mut Cgroup, mounts: &[(String, PathBuf)], relative: &Path) -> Result<()> {
+pub(super) fn create(
+    cgroup: &mut Cgroup,
+    mounts: &[(String, PathBuf)],
+    relative: &Path,
+) -> Result<()> {
     for controller in wanted(&cgroup.limits) {
         let Some((_, mount)) = mounts.iter().find(|(c, _)| c == controller) else {
             return Err(Error::Invalid(format!(
@@ -46,11 +49,9 @@ pub(super) fn create(cgroup: &mut Cgroup, mounts: &[(String, PathBuf)], relative
         let mut parent = mount.clone();
         for part in relative.parent().into_iter().flat_map(Path::iter) {
             parent.push(part);
-            mkdir(&parent, &mut cgroup.created_parents)?;
+            mkdir(&parent, &mut cgroup.parents)?;
         }
-        fs::create_dir(&dir).map_err(|e| {
-            Error::Invalid(format!("creating the cgroup {}: {e}", dir.display()))
-        })?;
+        mkdir_new(&dir)?;
         cgroup.dirs.push((controller.to_string(), dir));
     }
     set_limits(&cgroup.dirs, &cgroup.limits)
@@ -59,7 +60,9 @@ pub(super) fn create(cgroup: &mut Cgroup, mounts: &[(String, PathBuf)], relative
 
 /// The directory of `controller`'s hierarchy.
 fn dir_of<'a>(dirs: &'a [(String, PathBuf)], controller: &str) -> Option<&'a Path> {
-    dirs.iter().find(|(c, _)| c == controller).map(|(_, d)| d.as_path())
+    dirs.iter()
+        .find(|(c, _)| c == controller)
+        .map(|(_, d)| d.as_path())
 }
 
 /// v2's `cpu.weight` (1–10000) as v1's `cpu.shares` (2–262144): the
@@ -93,17 +96,26 @@ fn set_limits(dirs: &[(String, PathBuf)], limits: &Limits) -> Result<()> {
             write(&dir.join("cpu.cfs_quota_us"), &cpu.quota_us.to_string())?;
         }
         if let Some(weight) = limits.cpu_weight {
-            write(&dir.join("cpu.shares"), &weight_to_shares(weight).to_string())?;
+            write(
+                &dir.join("cpu.shares"),
+                &weight_to_shares(weight).to_string(),
+            )?;
         }
     }
     if let Some(dir) = dir_of(dirs, "io") {
         for io in &limits.io {
             let (major, minor) = io.device;
             if let Some(bps) = io.read_bps {
-                write(&dir.join("blkio.throttle.read_bps_device"), &format!("{major}:{minor} {bps}"))?;
+                write(
+                    &dir.join("blkio.throttle.read_bps_device"),
+                    &format!("{major}:{minor} {bps}"),
+                )?;
             }
             if let Some(bps) = io.write_bps {
-                write(&dir.join("blkio.throttle.write_bps_device"), &format!("{major}:{minor} {bps}"))?;
+                write(
+                    &dir.join("blkio.throttle.write_bps_device"),
+                    &format!("{major}:{minor} {bps}"),
+                )?;
             }
         }
     }

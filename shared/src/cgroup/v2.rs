@@ -15,10 +15,9 @@
 //!   holds nothing but containers, instead of under the cgroup the rung
 //!   itself runs in.
 
-use std::fs;
 use std::path::Path;
 
-use super::{keyed, mkdir, number, read, write, Cgroup, Limits, Stats};
+use super::{keyed, mkdir, mkdir_new, number, read, write, Cgroup, Limits, Stats};
 use crate::{Error, Result};
 
 /// The controllers a container with `limits` needs. Memory and pids
@@ -57,12 +56,10 @@ pub(super) fn create(cgroup: &mut Cgroup, root: &Path, relative: &Path) -> Resul
         write(&dir.join("cgroup.subtree_control"), &enable.join(" "))?;
         dir.push(part);
         if i + 1 < parts.len() {
-            mkdir(&dir, &mut cgroup.created_parents)?;
+            mkdir(&dir, &mut cgroup.parents)?;
         }
     }
-    fs::create_dir(&dir).map_err(|e| {
-        Error::Invalid(format!("creating the cgroup {}: {e}", dir.display()))
-    })?;
+    mkdir_new(&dir)?;
     cgroup.dirs.push((String::new(), dir.clone()));
     set_limits(&dir, &cgroup.limits)
 }
@@ -88,7 +85,10 @@ fn set_limits(dir: &Path, limits: &Limits) -> Result<()> {
         write(&dir.join("pids.max"), &pids.to_string())?;
     }
     if let Some(cpu) = limits.cpu {
-        write(&dir.join("cpu.max"), &format!("{} {}", cpu.quota_us, cpu.period_us))?;
+        write(
+            &dir.join("cpu.max"),
+            &format!("{} {}", cpu.quota_us, cpu.period_us),
+        )?;
     }
     if let Some(weight) = limits.cpu_weight {
         write(&dir.join("cpu.weight"), &weight.to_string())?;

@@ -9,7 +9,11 @@ use crate::{run_limited, HOSTNAME};
 // ANCHOR: demo
 /// The two containers of the demo: what they run, and under which limits.
 const HOG: &[&str] = &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"];
-const BOMB: &[&str] = &["sh", "-c", "bomb() { bomb | bomb & }; bomb 2>/dev/null; exec sleep 2"];
+const BOMB: &[&str] = &[
+    "sh",
+    "-c",
+    "bomb() { bomb | bomb & }; bomb 2>/dev/null; exec sleep 2",
+];
 
 pub fn run(namespaces: &NamespaceArgs, limits: &CgroupArgs) -> anyhow::Result<i32> {
     println!("Rung 02 puts each container in a cgroup of its own, with limits.");
@@ -34,7 +38,11 @@ pub fn run(namespaces: &NamespaceArgs, limits: &CgroupArgs) -> anyhow::Result<i3
 // ANCHOR_END: demo
 
 /// Run `command` under `limits`, and print what the cgroup says about it.
-fn contained(namespaces: &NamespaceArgs, limits: &CgroupArgs, command: &[&str]) -> anyhow::Result<i32> {
+fn contained(
+    namespaces: &NamespaceArgs,
+    limits: &CgroupArgs,
+    command: &[&str],
+) -> anyhow::Result<i32> {
     let command = command.iter().map(Into::into).collect();
     let container = namespaces.container(HOSTNAME, command)?;
     let (code, notes) = run_limited(container, limits)?;

@@ -26,8 +26,10 @@ const HOSTNAME: &str = "rung-02";
 /// own, under memory, pids, CPU and I/O limits (cgroup v2, or v1).
 #[derive(Debug, Parser)]
 #[command(name = "step-02", version, about, long_about = None)]
-#[command(after_help = "Exit status: the command's; 128+N if signal N killed it; \
-    125 if the container could not be set up; 126/127 if the command cannot run / was not found.")]
+#[command(
+    after_help = "Exit status: the command's; 128+N if signal N killed it; \
+    125 if the container could not be set up; 126/127 if the command cannot run / was not found."
+)]
 struct Args {
     #[command(flatten)]
     namespaces: NamespaceArgs,
@@ -95,11 +97,23 @@ pub fn run_limited(container: Container, args: &CgroupArgs) -> anyhow::Result<(i
 fn stats_lines(cgroup: &Cgroup, stats: &cgroup::Stats) -> Vec<String> {
     let mut lines = vec![
         format!("cgroup {}: oom kills {}", cgroup.version(), stats.oom_kills),
-        format!("cgroup {}: forks refused {}", cgroup.version(), stats.forks_refused),
-        format!("cgroup {}: throttled periods {}", cgroup.version(), stats.throttled_periods),
+        format!(
+            "cgroup {}: forks refused {}",
+            cgroup.version(),
+            stats.forks_refused
+        ),
+        format!(
+            "cgroup {}: throttled periods {}",
+            cgroup.version(),
+            stats.throttled_periods
+        ),
     ];
     if let Some(peak) = stats.memory_peak {
-        lines.push(format!("cgroup {}: memory peak {}", cgroup.version(), berth::cgroup::args::human(peak)));
+        lines.push(format!(
+            "cgroup {}: memory peak {}",
+            cgroup.version(),
+            berth::cgroup::args::human(peak)
+        ));
     }
     lines
 }
@@ -123,13 +137,24 @@ mod tests {
     #[test]
     fn malformed_cpus_are_refused_before_anything_is_made() {
         let error = Args::try_parse_from(["step-02", "--cpus", "half", "true"]).unwrap_err();
-        assert!(error.to_string().contains("not a number of CPUs"), "{error}");
+        assert!(
+            error.to_string().contains("not a number of CPUs"),
+            "{error}"
+        );
     }
 
     #[test]
     fn limits_come_from_the_flags() {
         let args = Args::try_parse_from([
-            "step-02", "--memory", "64M", "--pids-limit", "20", "--cpus", "0.5", "--", "true",
+            "step-02",
+            "--memory",
+            "64M",
+            "--pids-limit",
+            "20",
+            "--cpus",
+            "0.5",
+            "--",
+            "true",
         ])
         .unwrap();
         let limits = args.limits.limits();
