@@ -30,9 +30,18 @@ step NN *ARGS:
     fi
     exec "$bin" "$@"
 
+# Build rung NN and run it inside the micro-VM (cgroup v2): `just vm-step 02 -- CMD`
+[no-exit-message]
+vm-step NN *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    rung="$1"; shift
+    cargo build --quiet -p "step-$rung"
+    exec vm/microvm/run --with "target/debug/step-$rung" -- "target/debug/step-$rung" "$@"
+
 # Run the most complete rung's demo
 demo:
-    just step 01
+    just step 02
 
 # Everything CI checks: format, lints, each rung alone, all tests, the book
 test:
@@ -41,6 +50,7 @@ test:
     scripts/build-each-rung
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
     cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+    scripts/test-in-microvm 2>&1 | tee -a target/test-output.txt
     mdbook build book
     scripts/test-summary target/test-output.txt
 
