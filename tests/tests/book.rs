@@ -18,9 +18,14 @@ use std::path::PathBuf;
 use berth::testing::{test, Needs, Outcome, Trial};
 
 fn main() {
-    let trials: Vec<Trial> = vec![test("chapter_1_sessions", Needs::Root, || {
-        chapter("ch01-namespaces.md")
-    })];
+    let trials: Vec<Trial> = vec![
+        test("chapter_1_sessions", Needs::Root, || {
+            chapter("ch01-namespaces.md")
+        }),
+        test("chapter_2_sessions", Needs::Root, || {
+            chapter("ch02-cgroups.md")
+        }),
+    ];
     berth::testing::run(trials)
 }
 

@@ -199,6 +199,9 @@ pub struct Stats {
     /// The most memory the container used at once, in bytes, if the kernel
     /// keeps that figure.
     pub memory_peak: Option<u64>,
+    /// The most processes it had at once, if the kernel keeps that figure
+    /// (`pids.peak`, Linux 6.1).
+    pub pids_peak: Option<u64>,
 }
 
 impl Cgroup {

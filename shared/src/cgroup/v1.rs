@@ -131,6 +131,7 @@ pub(super) fn stats(dirs: &[(String, PathBuf)]) -> Stats {
         forks_refused: file("pids", "pids.events").map_or(0, |f| keyed(&f, "max")),
         throttled_periods: file("cpu", "cpu.stat").map_or(0, |f| keyed(&f, "nr_throttled")),
         memory_peak: file("memory", "memory.max_usage_in_bytes").and_then(|f| number(&f)),
+        pids_peak: file("pids", "pids.peak").and_then(|f| number(&f)),
     }
 }
 // ANCHOR_END: stats

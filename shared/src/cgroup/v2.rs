@@ -115,6 +115,7 @@ pub(super) fn stats(dir: &Path) -> Stats {
         forks_refused: keyed(&dir.join("pids.events"), "max"),
         throttled_periods: keyed(&dir.join("cpu.stat"), "nr_throttled"),
         memory_peak: number(&dir.join("memory.peak")),
+        pids_peak: number(&dir.join("pids.peak")),
     }
 }
 // ANCHOR_END: stats

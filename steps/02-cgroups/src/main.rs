@@ -108,6 +108,9 @@ fn stats_lines(cgroup: &Cgroup, stats: &cgroup::Stats) -> Vec<String> {
             stats.throttled_periods
         ),
     ];
+    if let Some(peak) = stats.pids_peak {
+        lines.push(format!("cgroup {}: pids peak {peak}", cgroup.version()));
+    }
     if let Some(peak) = stats.memory_peak {
         lines.push(format!(
             "cgroup {}: memory peak {}",
