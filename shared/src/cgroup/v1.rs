@@ -145,8 +145,8 @@ mod tests {
         assert_eq!(weight_to_shares(1), 2);
         assert_eq!(weight_to_shares(10_000), 262_144);
         // The scales do not line up at their defaults: v2's 100 is not
-        // v1's 1024 (that would be weight 39).
+        // v1's 1024 (weight 39 comes closest).
         assert_eq!(weight_to_shares(100), 2597);
-        assert_eq!(weight_to_shares(39), 1000);
+        assert_eq!(weight_to_shares(39), 998);
     }
 }
