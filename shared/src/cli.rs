@@ -5,6 +5,7 @@
 //! the cgroup limits, without a second copy of rung 01's flags.
 
 use std::ffi::OsString;
+use std::process::ExitCode;
 
 use crate::container::Container;
 use crate::mount::PrivateProc;
@@ -75,3 +76,37 @@ impl NamespaceArgs {
     }
 }
 // ANCHOR_END: container
+
+// ANCHOR: exit
+/// The help text's last paragraph, the same for every rung.
+pub const EXIT_STATUS_HELP: &str = "Exit status: the command's; 128+N if signal N killed it; \
+    125 if the container could not be set up; 126/127 if the command cannot run / was not found.";
+
+/// What a rung's `main` ends with: print an error as `step-NN: what failed:
+/// why` (the whole chain of causes), and turn the outcome into the exit
+/// status a shell user expects (see [`Error::exit_code`]).
+pub fn exit_status<E>(rung: &str, outcome: std::result::Result<i32, E>) -> ExitCode
+where
+    E: AsRef<dyn std::error::Error + Send + Sync>,
+{
+    let code = match &outcome {
+        Ok(code) => *code,
+        Err(error) => {
+            // Walk the chain of causes: print each, and let the library's
+            // error, wherever it is, say which status it deserves (anything
+            // else is the runtime's own failure: 125).
+            let mut message = Vec::new();
+            let mut code = None;
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+            while let Some(e) = cause {
+                message.push(e.to_string());
+                code = code.or_else(|| e.downcast_ref::<Error>().map(Error::exit_code));
+                cause = e.source();
+            }
+            eprintln!("{rung}: {}", message.join(": "));
+            code.unwrap_or(125)
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(255))
+}
+// ANCHOR_END: exit

@@ -172,6 +172,19 @@ impl Hierarchy {
     }
 }
 
+/// The controllers a container with `limits` needs. Memory and pids
+/// always: their counters say why a container died.
+fn wanted(limits: &Limits) -> Vec<&'static str> {
+    let mut wanted = vec!["memory", "pids"];
+    if limits.cpu.is_some() || limits.cpu_weight.is_some() {
+        wanted.push("cpu");
+    }
+    if !limits.io.is_empty() {
+        wanted.push("io");
+    }
+    wanted
+}
+
 /// A container's cgroup: one directory in v2, one per controller in v1.
 /// Dropping it removes it (see [`remove`](Cgroup::remove)).
 #[derive(Debug)]
@@ -534,6 +547,39 @@ mod tests {
     #[test]
     fn no_cgroups_at_all_is_an_error() {
         assert!(Hierarchy::from_mountinfo("22 27 0:21 / /proc rw - proc proc rw\n").is_err());
+    }
+
+    #[test]
+    fn a_missing_controller_is_named_and_nothing_is_made() {
+        // A v2 root whose cgroup.controllers lacks "cpu" (a plain directory
+        // standing in for /sys/fs/cgroup: this checks our logic, not the
+        // kernel's).
+        let root = std::env::temp_dir().join(format!("berth-fake-cgroup-{}", std::process::id()));
+        fs::create_dir_all(&root).unwrap();
+        fs::write(root.join("cgroup.controllers"), "memory pids\n").unwrap();
+        let limits = Limits {
+            cpu: Some(CpuQuota::from_cpus(0.5)),
+            ..Limits::default()
+        };
+        let error = Cgroup::create(
+            &Hierarchy::V2 { root: root.clone() },
+            "/berth",
+            "x",
+            &limits,
+        )
+        .unwrap_err()
+        .to_string();
+        let left: Vec<_> = fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        fs::remove_dir_all(&root).unwrap();
+        assert!(
+            error.contains("the cpu controller is not available"),
+            "{error}"
+        );
+        assert_eq!(left, ["cgroup.controllers"], "nothing else may be created");
     }
 
     #[test]

@@ -17,26 +17,13 @@ use std::path::{Path, PathBuf};
 use super::{keyed, mkdir, mkdir_new, number, write, Cgroup, Limits, Stats};
 use crate::{Error, Result};
 
-/// Which v1 controllers a container with `limits` needs (memory and pids
-/// always, for their counters).
-fn wanted(limits: &Limits) -> Vec<&'static str> {
-    let mut wanted = vec!["memory", "pids"];
-    if limits.cpu.is_some() || limits.cpu_weight.is_some() {
-        wanted.push("cpu");
-    }
-    if !limits.io.is_empty() {
-        wanted.push("io");
-    }
-    wanted
-}
-
 // ANCHOR: create
 pub(super) fn create(
     cgroup: &mut Cgroup,
     mounts: &[(String, PathBuf)],
     relative: &Path,
 ) -> Result<()> {
-    for controller in wanted(&cgroup.limits) {
+    for controller in super::wanted(&cgroup.limits) {
         let Some((_, mount)) = mounts.iter().find(|(c, _)| c == controller) else {
             return Err(Error::Invalid(format!(
                 "the {controller} controller is not mounted (cgroup v1: no /sys/fs/cgroup/{controller})"

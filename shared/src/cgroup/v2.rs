@@ -20,22 +20,9 @@ use std::path::Path;
 use super::{keyed, mkdir, mkdir_new, number, read, write, Cgroup, Limits, Stats};
 use crate::{Error, Result};
 
-/// The controllers a container with `limits` needs. Memory and pids
-/// always: their counters say why a container died.
-fn wanted(limits: &Limits) -> Vec<&'static str> {
-    let mut wanted = vec!["memory", "pids"];
-    if limits.cpu.is_some() || limits.cpu_weight.is_some() {
-        wanted.push("cpu");
-    }
-    if !limits.io.is_empty() {
-        wanted.push("io");
-    }
-    wanted
-}
-
 // ANCHOR: create
 pub(super) fn create(cgroup: &mut Cgroup, root: &Path, relative: &Path) -> Result<()> {
-    let wanted = wanted(&cgroup.limits);
+    let wanted = super::wanted(&cgroup.limits);
     let available = read(&root.join("cgroup.controllers"))?;
     for controller in &wanted {
         if !available.split_whitespace().any(|c| c == *controller) {

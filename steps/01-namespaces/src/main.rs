@@ -25,10 +25,7 @@ const HOSTNAME: &str = "rung-01";
 /// cgroup and time namespaces, on the host's filesystem.
 #[derive(Debug, Parser)]
 #[command(name = "step-01", version, about, long_about = None)]
-#[command(
-    after_help = "Exit status: the command's; 128+N if signal N killed it; \
-    125 if the container could not be set up; 126/127 if the command cannot run / was not found."
-)]
+#[command(after_help = berth::cli::EXIT_STATUS_HELP)]
 struct Args {
     #[command(flatten)]
     namespaces: NamespaceArgs,
@@ -46,16 +43,7 @@ fn main() -> ExitCode {
     } else {
         run(args)
     };
-    match outcome {
-        Ok(code) => exit_code(code),
-        Err(error) => {
-            eprintln!("step-01: {error:#}");
-            let code = error
-                .downcast_ref::<berth::Error>()
-                .map_or(125, berth::Error::exit_code);
-            exit_code(code)
-        }
-    }
+    berth::cli::exit_status("step-01", outcome)
 }
 
 /// Run the user's command in a container; its exit status becomes ours.
@@ -65,10 +53,6 @@ fn run(args: Args) -> anyhow::Result<i32> {
     Ok(status.code())
 }
 // ANCHOR_END: main
-
-fn exit_code(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(255))
-}
 
 #[cfg(test)]
 mod tests {

@@ -26,10 +26,7 @@ const HOSTNAME: &str = "rung-02";
 /// own, under memory, pids, CPU and I/O limits (cgroup v2, or v1).
 #[derive(Debug, Parser)]
 #[command(name = "step-02", version, about, long_about = None)]
-#[command(
-    after_help = "Exit status: the command's; 128+N if signal N killed it; \
-    125 if the container could not be set up; 126/127 if the command cannot run / was not found."
-)]
+#[command(after_help = berth::cli::EXIT_STATUS_HELP)]
 struct Args {
     #[command(flatten)]
     namespaces: NamespaceArgs,
@@ -47,27 +44,20 @@ fn main() -> ExitCode {
     let outcome = if args.command.command.is_empty() {
         demo::run(&args.namespaces, &args.limits)
     } else {
-        let container = args
-            .namespaces
-            .container(HOSTNAME, args.command.command.clone());
-        container.map_err(anyhow::Error::from).and_then(|c| {
-            let (code, notes) = run_limited(c, &args.limits)?;
-            for note in notes {
-                eprintln!("step-02: {note}");
-            }
-            Ok(code)
-        })
+        run(args)
     };
-    match outcome {
-        Ok(code) => exit_code(code),
-        Err(error) => {
-            eprintln!("step-02: {error:#}");
-            let code = error
-                .downcast_ref::<berth::Error>()
-                .map_or(125, berth::Error::exit_code);
-            exit_code(code)
-        }
+    berth::cli::exit_status("step-02", outcome)
+}
+
+/// Run the user's command in a limited container; its exit status becomes
+/// ours, and what the cgroup counted is said on stderr.
+fn run(args: Args) -> anyhow::Result<i32> {
+    let container = args.namespaces.container(HOSTNAME, args.command.command)?;
+    let (code, notes) = run_limited(container, &args.limits)?;
+    for note in notes {
+        eprintln!("step-02: {note}");
     }
+    Ok(code)
 }
 
 // ANCHOR: run
@@ -119,10 +109,6 @@ fn stats_lines(cgroup: &Cgroup, stats: &cgroup::Stats) -> Vec<String> {
         ));
     }
     lines
-}
-
-fn exit_code(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(255))
 }
 
 #[cfg(test)]
