@@ -178,6 +178,25 @@ impl Stats {
         lines
     }
     // ANCHOR_END: explain
+
+    /// Everything the cgroup counted, a line each (`--stats`).
+    pub fn lines(&self, version: &str) -> Vec<String> {
+        let mut lines = vec![
+            format!("cgroup {version}: oom kills {}", self.oom_kills),
+            format!("cgroup {version}: forks refused {}", self.forks_refused),
+            format!(
+                "cgroup {version}: throttled periods {}",
+                self.throttled_periods
+            ),
+        ];
+        if let Some(peak) = self.pids_peak {
+            lines.push(format!("cgroup {version}: pids peak {peak}"));
+        }
+        if let Some(peak) = self.memory_peak {
+            lines.push(format!("cgroup {version}: memory peak {}", human(peak)));
+        }
+        lines
+    }
 }
 
 #[cfg(test)]

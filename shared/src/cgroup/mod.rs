@@ -34,8 +34,9 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
-use crate::container::Stage;
+use crate::container::{Container, Stage};
 use crate::{Error, Result};
+use args::CgroupArgs;
 
 // ANCHOR: limits
 /// The limits a container runs under. `None` means "no limit".
@@ -392,6 +393,34 @@ impl Stage for Join {
     }
 }
 // ANCHOR_END: join
+
+// ANCHOR: run
+/// Run `container` in a new cgroup with the limits `args` asks for, named
+/// for the rung and its PID, then remove the cgroup. Returns the exit
+/// status, and what the cgroup's counters say about why the container
+/// ended (all of them, with `--stats`).
+pub fn run_in_cgroup(
+    container: Container,
+    args: &CgroupArgs,
+    rung: &str,
+) -> Result<(i32, Vec<String>)> {
+    let hierarchy = Hierarchy::detect()?;
+    sweep_stale(&hierarchy, &args.cgroup_parent);
+    let name = format!("{rung}-{}", std::process::id());
+    let cgroup = Cgroup::create(&hierarchy, &args.cgroup_parent, &name, &args.limits())?;
+
+    // On any error from here on, dropping `cgroup` removes it.
+    let status = container.stage(cgroup.join()).run()?;
+
+    let stats = cgroup.stats();
+    let mut notes = stats.explain(cgroup.limits());
+    if args.stats {
+        notes.extend(stats.lines(cgroup.version()));
+    }
+    cgroup.remove()?;
+    Ok((status.code(), notes))
+}
+// ANCHOR_END: run
 
 /// Remove the cgroups under `parent` that a runtime killed with SIGKILL
 /// left behind: empty ones whose name ends in the PID of a process that no

@@ -4,7 +4,9 @@
 use berth::cgroup::args::CgroupArgs;
 use berth::cli::NamespaceArgs;
 
-use crate::{run_limited, HOSTNAME};
+use berth::cgroup;
+
+use crate::HOSTNAME;
 
 // ANCHOR: demo
 /// The two containers of the demo: what they run, and under which limits.
@@ -45,7 +47,7 @@ fn contained(
 ) -> anyhow::Result<i32> {
     let command = command.iter().map(Into::into).collect();
     let container = namespaces.container(HOSTNAME, command)?;
-    let (code, notes) = run_limited(container, limits)?;
+    let (code, notes) = cgroup::run_in_cgroup(container, limits, "step-02")?;
     for note in notes {
         println!("   {note}");
     }

@@ -12,10 +12,8 @@ mod demo;
 
 use std::process::ExitCode;
 
-use berth::cgroup::args::CgroupArgs;
-use berth::cgroup::{self, Cgroup, Hierarchy};
+use berth::cgroup::{self, args::CgroupArgs};
 use berth::cli::{CommandArgs, NamespaceArgs};
-use berth::container::Container;
 use clap::Parser;
 
 /// The hostname a container gets when `--hostname` is not given.
@@ -53,62 +51,11 @@ fn main() -> ExitCode {
 /// ours, and what the cgroup counted is said on stderr.
 fn run(args: Args) -> anyhow::Result<i32> {
     let container = args.namespaces.container(HOSTNAME, args.command.command)?;
-    let (code, notes) = run_limited(container, &args.limits)?;
+    let (code, notes) = cgroup::run_in_cgroup(container, &args.limits, "step-02")?;
     for note in notes {
         eprintln!("step-02: {note}");
     }
     Ok(code)
-}
-
-// ANCHOR: run
-/// Run `container` in a new cgroup with the limits `args` asks for, and
-/// remove the cgroup. Returns the exit status, and what the cgroup's
-/// counters say about why the container ended.
-pub fn run_limited(container: Container, args: &CgroupArgs) -> anyhow::Result<(i32, Vec<String>)> {
-    let hierarchy = Hierarchy::detect()?;
-    cgroup::sweep_stale(&hierarchy, &args.cgroup_parent);
-    let name = format!("step-02-{}", std::process::id());
-    let cgroup = Cgroup::create(&hierarchy, &args.cgroup_parent, &name, &args.limits())?;
-
-    // On any error from here on, dropping `cgroup` removes it.
-    let status = container.stage(cgroup.join()).run()?;
-
-    let stats = cgroup.stats();
-    let mut notes = stats.explain(cgroup.limits());
-    if args.stats {
-        notes.extend(stats_lines(&cgroup, &stats));
-    }
-    cgroup.remove()?;
-    Ok((status.code(), notes))
-}
-// ANCHOR_END: run
-
-/// `--stats`: everything the cgroup counted, a line each.
-fn stats_lines(cgroup: &Cgroup, stats: &cgroup::Stats) -> Vec<String> {
-    let mut lines = vec![
-        format!("cgroup {}: oom kills {}", cgroup.version(), stats.oom_kills),
-        format!(
-            "cgroup {}: forks refused {}",
-            cgroup.version(),
-            stats.forks_refused
-        ),
-        format!(
-            "cgroup {}: throttled periods {}",
-            cgroup.version(),
-            stats.throttled_periods
-        ),
-    ];
-    if let Some(peak) = stats.pids_peak {
-        lines.push(format!("cgroup {}: pids peak {peak}", cgroup.version()));
-    }
-    if let Some(peak) = stats.memory_peak {
-        lines.push(format!(
-            "cgroup {}: memory peak {}",
-            cgroup.version(),
-            berth::cgroup::args::human(peak)
-        ));
-    }
-    lines
 }
 
 #[cfg(test)]
