@@ -70,6 +70,15 @@ impl Error {
         }
     }
 
+    /// "`command`: command not found" (exit status 127), found out before
+    /// the container even started.
+    pub fn not_found(command: impl Into<String>) -> Self {
+        Error::Exec {
+            command: command.into(),
+            errno: Errno::ENOENT,
+        }
+    }
+
     /// The exit status a shell would give for this failure: 127 for a
     /// command that does not exist, 126 for one that cannot run, and 125 —
     /// Docker's and Podman's choice — when the runtime itself failed.

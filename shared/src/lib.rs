@@ -21,6 +21,7 @@
 //! | [`mount`] private mount propagation and a fresh `/proc` | 01 | 1 |
 //! | [`cli`] the command-line pieces rungs share | 01 | 1 |
 //! | [`cgroup`] cgroups v2 and v1: limits, joining, counters, removal | 02 | 2 |
+//! | [`rootfs`] layers, overlayfs, /dev and /proc, pivot_root, volumes | 03 | 3 |
 //!
 //! `cargo doc -p step-01 --open` shows this page as a learner at rung 01
 //! sees it.
@@ -41,6 +42,8 @@ pub mod init;
 pub mod mount;
 #[cfg(feature = "step-01")]
 pub mod ns;
+#[cfg(feature = "step-03")]
+pub mod rootfs;
 #[cfg(feature = "step-01")]
 pub mod sync;
 
