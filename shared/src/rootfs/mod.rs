@@ -121,6 +121,7 @@ pub struct Rootfs {
     layers: Vec<PathBuf>,
     options: Options,
     paths: Paths,
+    cleaned: bool,
 }
 // ANCHOR_END: rootfs
 
@@ -135,6 +136,7 @@ impl Rootfs {
             layers: Vec::new(),
             options,
             paths,
+            cleaned: false,
         };
         match rootfs.prepare_dirs(source) {
             Ok(()) => Ok(rootfs),
@@ -237,6 +239,9 @@ impl Stage for Rootfs {
 
     // ANCHOR: cleanup
     fn cleanup(&mut self) {
+        if std::mem::replace(&mut self.cleaned, true) {
+            return;
+        }
         // The mounts died with the container's mount namespace; what is
         // left is plain directories on the host's disk.
         if self.options.keep {
@@ -256,6 +261,14 @@ impl Stage for Rootfs {
         }
     }
     // ANCHOR_END: cleanup
+}
+
+/// A root filesystem that never made it into a container (an error came
+/// first) still has a state directory to remove.
+impl Drop for Rootfs {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
 }
 
 /// Remove the state directories of runtimes that died without cleaning up

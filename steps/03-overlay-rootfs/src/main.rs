@@ -14,8 +14,10 @@ mod demo;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use anyhow::bail;
 use berth::cgroup::{self, args::CgroupArgs};
 use berth::cli::{CommandArgs, NamespaceArgs};
+use berth::ns::Namespace;
 use berth::rootfs::args::RootfsArgs;
 use clap::Parser;
 
@@ -62,6 +64,9 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<i32> {
     let hostname = args.namespaces.hostname.clone().unwrap_or(HOSTNAME.into());
     let name = format!("step-03-{}", std::process::id());
+    if args.rootfs.source()?.is_some() && args.namespaces.share.contains(&Namespace::Mount) {
+        bail!("a root filesystem needs a mount namespace of its own: with --share mnt, its mounts would be the host's");
+    }
     let rootfs = args.rootfs.prepare(&hostname, &name)?;
     let mut command = args.command.command;
     if command.is_empty() {

@@ -465,6 +465,15 @@ fn bad_input() -> Outcome {
         not_a_root.stderr.contains("is it really a root filesystem"),
         || not_a_root.stderr.clone(),
     )?;
+    // Sharing the host's mount namespace would mount the image over the
+    // host's own root: refused before anything happens.
+    let (shared, pid) = run_with_pid(&["--busybox", "--share", "mnt", "--", "true"]);
+    pids.push(pid);
+    shared.exited(125)?;
+    check(
+        shared.stderr.contains("needs a mount namespace of its own"),
+        || shared.stderr.clone(),
+    )?;
     let (bad_volume, pid) = run_with_pid(&["--busybox", "-v", "/no/such/dir:/data", "--", "true"]);
     pids.push(pid);
     bad_volume.exited(125)?;
