@@ -41,7 +41,7 @@ vm-step NN *ARGS:
 
 # Run the most complete rung's demo
 demo:
-    just step 02
+    just step 03
 
 # Everything CI checks: format, lints, each rung alone, all tests, the book
 test:

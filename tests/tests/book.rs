@@ -27,16 +27,19 @@ fn main() {
     if !prepare.is_ok_and(|s| s.success()) {
         eprintln!("warning: vm/microvm/run --prepare failed; chapter 2's guest sessions will fail");
     }
-    let trials: Vec<Trial> = vec![
-        test("chapter_1_sessions", Needs::Root, || {
-            chapter("ch01-namespaces.md")
-        }),
-        test("chapter_2_sessions", Needs::Root, || {
-            chapter("ch02-cgroups.md")
-        }),
-    ];
+    let trials: Vec<Trial> = CHAPTERS
+        .iter()
+        .map(|&(name, file)| test(name, Needs::Root, move || chapter(file)))
+        .collect();
     berth::testing::run(trials)
 }
+
+/// The chapters whose sessions are checked: every chapter that has some.
+const CHAPTERS: &[(&str, &str)] = &[
+    ("chapter_1_sessions", "ch01-namespaces.md"),
+    ("chapter_2_sessions", "ch02-cgroups.md"),
+    ("chapter_3_sessions", "ch03-overlay-rootfs.md"),
+];
 
 /// The programs sessions may start, looked up on `PATH`.
 const HOST_PROGRAMS: &[&str] = &["just", "findmnt"];

@@ -34,7 +34,7 @@ pub fn run() -> anyhow::Result<i32> {
     for (what, args) in STEPS {
         println!();
         println!("{what}:");
-        println!("$ just step 03 {}", quoted(args));
+        println!("  $ just step 03 {}", quoted(args));
         let status = Command::new(&me).args(args).status()?;
         if !status.success() {
             println!("(exit status {})", status.code().unwrap_or(-1));
