@@ -27,7 +27,7 @@ pub struct RootfsArgs {
     #[arg(long)]
     pub read_only: bool,
 
-    /// Bind-mount a host path into the container: `SRC:DST[:ro]`
+    /// Bind-mount a host path into the container (SRC:DST, or SRC:DST:ro)
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]", value_parser = Volume::parse)]
     pub volumes: Vec<Volume>,
 
