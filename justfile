@@ -39,6 +39,35 @@ vm-step NN *ARGS:
     cargo build --quiet -p "step-$rung"
     exec vm/microvm/run --with "target/debug/step-$rung" -- "target/debug/step-$rung" "$@"
 
+# Start the learners' VM (Lima or Vagrant, whichever is installed) and enter it
+vm:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if command -v limactl >/dev/null; then
+        if ! limactl list --quiet | grep -qx berth; then
+            limactl start --name=berth --tty=false \
+                --set ".mounts[0].location = \"$PWD\" | .env.BERTH_REPO = \"$PWD\"" vm/lima.yaml
+        else
+            limactl start berth >/dev/null 2>&1 || true
+        fi
+        exec limactl shell --workdir "$PWD" berth
+    elif command -v vagrant >/dev/null; then
+        cd vm
+        vagrant up
+        exec vagrant ssh -c "cd ~/berth && exec bash -l"
+    else
+        echo "neither Lima nor Vagrant is installed." >&2
+        echo "  macOS:          brew install lima" >&2
+        echo "  Linux:          your distribution's lima or vagrant package" >&2
+        echo "  Windows:        Vagrant and VirtualBox, from their websites" >&2
+        echo "then run 'just vm' again (the book's set-up chapter has the details)" >&2
+        exit 1
+    fi
+
+# Inside the VM (or on any host): check the kernel has what the kit needs
+vm-check:
+    vm/provision.sh --check
+
 # Run the most complete rung's demo
 demo:
     just step 03

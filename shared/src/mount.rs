@@ -31,7 +31,14 @@ pub fn make_private() -> Result<()> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| Error::sys("making the mounts private (mount --make-rprivate /)", e))
+    .map_err(|e| match e {
+        nix::errno::Errno::EINVAL => Error::sys_hint(
+            "making the mounts private (mount --make-rprivate /)",
+            e,
+            "/ is not a mount point: are we in a chroot? (bind-mount the chroot's root on itself first)",
+        ),
+        _ => Error::sys("making the mounts private (mount --make-rprivate /)", e),
+    })
 }
 // ANCHOR_END: private
 

@@ -26,6 +26,10 @@ pub enum Needs {
     Nothing,
     /// Root (CAP_SYS_ADMIN): creating namespaces, mounting.
     Root,
+    /// A program on `PATH` (a peer the test runs against).
+    Program(&'static str),
+    /// Root, and a program on `PATH`.
+    RootAnd(&'static str),
 }
 
 impl Needs {
@@ -35,8 +39,19 @@ impl Needs {
             Needs::Nothing => None,
             Needs::Root if nix::unistd::geteuid().is_root() => None,
             Needs::Root => Some("needs root, to create namespaces: run the tests as root".into()),
+            Needs::Program(program) if on_path(program) => None,
+            Needs::Program(program) => Some(format!(
+                "needs {program}, which is not installed (scripts/setup installs it)"
+            )),
+            Needs::RootAnd(program) => Needs::Root.missing().or(Needs::Program(program).missing()),
         }
     }
+}
+
+/// Whether `program` is an executable file in one of `PATH`'s folders.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// A test that runs only where `needs` is met, and reports itself as
