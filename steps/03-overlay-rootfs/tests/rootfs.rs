@@ -1,9 +1,11 @@
 //! Rung 03's promises, checked with real mounts (as root): the container's
 //! files are its own, writes vanish, and the host is left exactly as it
-//! was. Rung 01's promises run too, against rung 03's binary.
+//! was. Rung 01's and rung 02's promises run too, against rung 03's binary.
 
 #[path = "../../01-namespaces/tests/rung01/mod.rs"]
 mod rung01;
+#[path = "../../02-cgroups/tests/rung02/mod.rs"]
+mod rung02;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -68,6 +70,7 @@ fn main() {
         test("the_demo_runs", Needs::Root, demo),
     ];
     trials.extend(rung01::trials(&rung()));
+    trials.extend(rung02::trials(&rung()));
     berth::testing::run(trials)
 }
 
