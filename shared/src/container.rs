@@ -62,6 +62,14 @@ pub trait Stage {
         Ok(())
     }
 
+    /// Runs in the process that is about to become the user's command,
+    /// just before `execve`: for what belongs to that one process rather
+    /// than to the namespace — its working directory, its user, its
+    /// capabilities (rung 04).
+    fn before_exec(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Runs in the runtime's process after the container has ended (or
     /// failed to start): release whatever `in_parent` created.
     fn cleanup(&mut self) {}
@@ -75,6 +83,11 @@ pub struct Container {
     namespaces: Vec<Namespace>,
     init: bool,
     stages: Vec<Box<dyn Stage>>,
+    /// The command's environment; `None`: the runtime's own.
+    env: Option<Vec<(String, String)>>,
+    /// For [`create`](Container::create): the FIFO the container waits on
+    /// until `start` opens it.
+    start_fifo: Option<std::path::PathBuf>,
 }
 
 impl Container {
@@ -96,6 +109,8 @@ impl Container {
             namespaces: Vec::new(),
             init: true,
             stages: Vec::new(),
+            env: None,
+            start_fifo: None,
         })
     }
 
@@ -109,6 +124,12 @@ impl Container {
     /// default) or the user's command itself.
     pub fn init(mut self, init: bool) -> Container {
         self.init = init;
+        self
+    }
+
+    /// Give the command exactly this environment (instead of the runtime's).
+    pub fn env(mut self, env: Vec<(String, String)>) -> Container {
+        self.env = Some(env);
         self
     }
 
@@ -137,6 +158,42 @@ impl Container {
         signals.restore()?;
         result
     }
+
+    // ANCHOR: create
+    /// Set the container up and leave its process waiting, just before it
+    /// would run the command, until something opens `start_fifo` for
+    /// reading (the OCI runtime's `create`, then `start`). Returns the
+    /// process's PID; the container outlives the caller, so nothing is
+    /// cleaned up here: that is `delete`'s job.
+    pub fn create(mut self, start_fifo: std::path::PathBuf) -> Result<Pid> {
+        self.start_fifo = Some(start_fifo);
+        self.init = false; // the OCI process is the container's PID 1 itself
+        let signals = init::block_signals()?;
+        let (outside, inside) = sync::pair()?;
+        // SAFETY: `run`'s contract: this process has a single thread.
+        let result = match unsafe { clone3(self.clone_flags()) } {
+            Err(errno) => Err(clone_error(errno)),
+            Ok(Forked::Child) => {
+                drop(outside);
+                let code = self.child(inside, &signals);
+                exit_now(code)
+            }
+            Ok(Forked::Parent { child }) => {
+                drop(inside);
+                match self.set_up_from_outside(child, &outside) {
+                    Ok(()) => Ok(child),
+                    Err(error) => {
+                        let _ = kill(child, Signal::SIGKILL);
+                        let _ = waitpid(child, None);
+                        Err(error)
+                    }
+                }
+            }
+        };
+        signals.restore()?;
+        result
+    }
+    // ANCHOR_END: create
 
     fn start_and_wait(&mut self, signals: &BlockedSignals) -> Result<ExitStatus> {
         let (outside, inside) = sync::pair()?;
@@ -193,7 +250,8 @@ impl Container {
         }
         channel.send(&Message::Go)?;
         match channel.recv()? {
-            None => Ok(()), // EOF: the command is running
+            None => Ok(()),                   // EOF: the command is running
+            Some(Message::Created) => Ok(()), // waiting for `start`
             Some(Message::Failed(why)) => Err(Error::Child(why)),
             Some(Message::ExecFailed(errno)) => Err(Error::Exec {
                 command: self.program(),
@@ -229,9 +287,12 @@ impl Container {
     /// Set up the inside, then start the command; returns its PID.
     fn set_up_from_inside(&mut self, channel: &Channel, signals: &BlockedSignals) -> Result<Pid> {
         // If the runtime dies, the container dies with it, instead of
-        // living on with no one to wait for it.
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-            .map_err(|e| Error::sys("setting the parent-death signal", e))?;
+        // living on with no one to wait for it — unless it is meant to
+        // outlive the runtime (`create`).
+        if self.start_fifo.is_none() {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                .map_err(|e| Error::sys("setting the parent-death signal", e))?;
+        }
         // Wait for the outside half of every stage. EOF here means the
         // runtime died before it said Go (so before PDEATHSIG was armed).
         if channel.recv()? != Some(Message::Go) {
@@ -239,6 +300,12 @@ impl Container {
         }
         for stage in &mut self.stages {
             stage.in_child()?;
+        }
+        if let Some(fifo) = self.start_fifo.clone() {
+            // Tell the runtime we are ready, then wait for `start`: opening
+            // a FIFO for writing blocks until someone opens it to read.
+            channel.send(&Message::Created)?;
+            wait_for_start(&fifo)?;
         }
         if !self.init {
             // The command becomes PID 1 itself.
@@ -258,8 +325,9 @@ impl Container {
     // ANCHOR: exec
     /// Replace this process with the user's command, searching `$PATH` as a
     /// shell does. Returns only if that failed, after telling the runtime.
-    fn exec(&self, channel: &Channel, signals: &BlockedSignals) -> Error {
-        if let Err(error) = signals.reset_for_exec() {
+    fn exec(&mut self, channel: &Channel, signals: &BlockedSignals) -> Error {
+        if let Err(error) = self.prepare_exec(signals) {
+            let _ = channel.send(&Message::Failed(error.to_string()));
             return error;
         }
         let Err(errno) = execvp(&self.command[0], &self.command);
@@ -270,7 +338,34 @@ impl Container {
         }
     }
     // ANCHOR_END: exec
-    // ANCHOR_END: child
+
+    /// The last steps before `execve`, in the command's own process.
+    fn prepare_exec(&mut self, signals: &BlockedSignals) -> Result<()> {
+        for stage in &mut self.stages {
+            stage.before_exec()?;
+        }
+        if let Some(env) = &self.env {
+            // This process is single-threaded and about to exec: replacing
+            // its environment (which execvp's $PATH search reads) is safe.
+            for (key, _) in std::env::vars_os() {
+                std::env::remove_var(key);
+            }
+            for (key, value) in env {
+                std::env::set_var(key, value);
+            }
+        }
+        signals.reset_for_exec()
+    }
+}
+
+/// Block until `start` opens the FIFO for reading, then tell it we saw it.
+fn wait_for_start(fifo: &std::path::Path) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(fifo)
+        .map_err(|e| Error::Invalid(format!("waiting for start on {}: {e}", fifo.display())))?;
+    file.write_all(b"0")
+        .map_err(|e| Error::Invalid(format!("answering start on {}: {e}", fifo.display())))
 }
 
 /// End this process at once, with `_exit(2)`: no exit handlers, no

@@ -35,6 +35,8 @@ pub enum Message {
     Failed(String),
     /// Child → runtime: `execvp` of the user's command failed.
     ExecFailed(Errno),
+    /// Child → runtime: set up, and waiting for `start` (rung 04).
+    Created,
 }
 // ANCHOR_END: message
 
@@ -42,6 +44,7 @@ impl Message {
     fn encode(&self) -> Vec<u8> {
         match self {
             Message::Go => vec![b'G'],
+            Message::Created => vec![b'C'],
             Message::Failed(why) => [b"F".as_slice(), why.as_bytes()].concat(),
             Message::ExecFailed(errno) => {
                 [b"E".as_slice(), &(*errno as i32).to_le_bytes()].concat()
@@ -52,6 +55,7 @@ impl Message {
     fn decode(bytes: &[u8]) -> Result<Message> {
         match bytes {
             [b'G'] => Ok(Message::Go),
+            [b'C'] => Ok(Message::Created),
             [b'F', why @ ..] => Ok(Message::Failed(String::from_utf8_lossy(why).into_owned())),
             [b'E', a, b, c, d] => Ok(Message::ExecFailed(Errno::from_raw(i32::from_le_bytes([
                 *a, *b, *c, *d,
@@ -123,6 +127,7 @@ mod tests {
             Message::Go,
             Message::Failed("mounting proc: EPERM".into()),
             Message::ExecFailed(Errno::ENOENT),
+            Message::Created,
         ] {
             a.send(&m).unwrap();
             assert_eq!(b.recv().unwrap(), Some(m));
