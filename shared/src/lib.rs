@@ -22,6 +22,7 @@
 //! | [`cli`] the command-line pieces rungs share | 01 | 1 |
 //! | [`cgroup`] cgroups v2 and v1: limits, joining, counters, removal | 02 | 2 |
 //! | [`rootfs`] layers, overlayfs, /dev and /proc, pivot_root, volumes | 03 | 3 |
+//! | [`oci`] bundles, config.json, the create/start/state/kill/delete lifecycle | 04 | 4 |
 //!
 //! `cargo doc -p step-01 --open` shows this page as a learner at rung 01
 //! sees it.
@@ -42,6 +43,8 @@ pub mod init;
 pub mod mount;
 #[cfg(feature = "step-01")]
 pub mod ns;
+#[cfg(feature = "step-04")]
+pub mod oci;
 #[cfg(feature = "step-03")]
 pub mod rootfs;
 #[cfg(feature = "step-01")]

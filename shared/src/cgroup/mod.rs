@@ -246,6 +246,26 @@ impl Cgroup {
     }
     // ANCHOR_END: create
 
+    /// Hand the cgroup over to the container, which outlives this runtime
+    /// (an OCI `create`): it is no longer removed when dropped. Returns its
+    /// directories, for [`adopt`](Cgroup::adopt) by a later `delete`.
+    pub fn keep(mut self) -> Vec<PathBuf> {
+        self.removed = true; // nothing for Drop to do
+        self.dirs.iter().map(|(_, d)| d.clone()).collect()
+    }
+
+    /// The cgroup with these directories, made by an earlier run of the
+    /// runtime, so that it can be [`remove`](Cgroup::remove)d.
+    pub fn adopt(dirs: Vec<PathBuf>) -> Cgroup {
+        Cgroup {
+            version: if dirs.len() == 1 { "v2" } else { "v1" },
+            dirs: dirs.into_iter().map(|d| (String::new(), d)).collect(),
+            parents: Vec::new(),
+            limits: Limits::default(),
+            removed: false,
+        }
+    }
+
     /// The stage that moves the container's first process into this cgroup
     /// before it may go on.
     pub fn join(&self) -> Join {

@@ -81,6 +81,20 @@ pub fn mount_pseudo_filesystems(root: &Path) -> Result<()> {
 /// the terminal as `/dev/console` when there is one.
 pub fn populate_dev(root: &Path) -> Result<()> {
     let dev = root.join("dev");
+    create_nodes_and_links(&dev)?;
+    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    // newinstance: the container's own set of pseudo-terminals, not the
+    // host's (whose /dev/pts would list every terminal on the machine).
+    mount_at(root, "dev/pts", "devpts", safe, Some("newinstance,ptmxmode=0666,mode=0620"))?;
+    mount_at(root, "dev/shm", "tmpfs", safe | MsFlags::MS_NODEV, Some("mode=1777,size=65536k"))?;
+    mount_at(root, "dev/mqueue", "mqueue", safe | MsFlags::MS_NODEV, None)?;
+    console(&dev)
+}
+// ANCHOR_END: populate
+
+/// The standard device nodes and links in the folder `dev` (also what an
+/// OCI runtime must create, whatever the bundle's mounts say).
+pub fn create_nodes_and_links(dev: &Path) -> Result<()> {
     for (name, major, minor) in DEVICES {
         let path = dev.join(name);
         mknod(
@@ -95,29 +109,13 @@ pub fn populate_dev(root: &Path) -> Result<()> {
             .map_err(|e| io(&format!("chmod /dev/{name}"), e))?;
     }
     for (name, target) in LINKS {
-        symlink(target, dev.join(name)).map_err(|e| io(&format!("linking /dev/{name}"), e))?;
+        let link = dev.join(name);
+        if link.symlink_metadata().is_err() {
+            symlink(target, &link).map_err(|e| io(&format!("linking /dev/{name}"), e))?;
+        }
     }
-    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-    // newinstance: the container's own set of pseudo-terminals, not the
-    // host's (whose /dev/pts would list every terminal on the machine).
-    mount_at(
-        root,
-        "dev/pts",
-        "devpts",
-        safe,
-        Some("newinstance,ptmxmode=0666,mode=0620"),
-    )?;
-    mount_at(
-        root,
-        "dev/shm",
-        "tmpfs",
-        safe | MsFlags::MS_NODEV,
-        Some("mode=1777,size=65536k"),
-    )?;
-    mount_at(root, "dev/mqueue", "mqueue", safe | MsFlags::MS_NODEV, None)?;
-    console(&dev)
+    Ok(())
 }
-// ANCHOR_END: populate
 
 /// If standard input is a terminal, make it the container's
 /// `/dev/console` too (a bind mount of the terminal's device).

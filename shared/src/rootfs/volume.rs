@@ -103,7 +103,7 @@ impl Volume {
 /// `root` + `path`, refusing a path that passes through a symbolic link
 /// in the image: mount(2) would follow it, possibly out of the root.
 /// (Chapter 4 does this properly, with file descriptors.)
-fn inside(root: &Path, path: &Path) -> Result<PathBuf> {
+pub fn inside(root: &Path, path: &Path) -> Result<PathBuf> {
     let mut here = root.to_path_buf();
     for component in path.components() {
         if let Component::Normal(name) = component {
@@ -113,7 +113,7 @@ fn inside(root: &Path, path: &Path) -> Result<PathBuf> {
                 .is_ok_and(|m| m.file_type().is_symlink())
             {
                 return Err(Error::Invalid(format!(
-                    "volume destination {}: {} is a symbolic link in the image; refused",
+                    "mount destination {}: {} is a symbolic link in the root filesystem; refused",
                     path.display(),
                     here.strip_prefix(root).unwrap_or(&here).display()
                 )));

@@ -1,0 +1,178 @@
+//! `create ID --bundle DIR`: everything but the program.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::mounts::BundleRoot;
+use super::process::ProcessSetup;
+use super::state::{check_id, now, write_pid_file, State, Status, Stored, Store};
+use super::Bundle;
+use crate::cgroup::{Cgroup, CpuQuota, Hierarchy, Limits};
+use crate::container::Container;
+use crate::ns::{CgroupNamespace, Hostname, Namespace};
+use crate::{Error, Result};
+
+// ANCHOR: create
+/// Create container `id` from the bundle in `bundle`: its process is left
+/// set up and waiting for `start`. On any error, nothing is left behind.
+pub fn create(store: &Store, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Result<State> {
+    check_id(id)?;
+    let _lock = store.lock()?;
+    let dir = store.dir(id);
+    if dir.exists() {
+        return Err(Error::Invalid(format!("container {id:?} already exists")));
+    }
+    let bundle = Bundle::load(bundle)?;
+    fs::create_dir_all(&dir).map_err(|e| Error::Invalid(format!("creating {}: {e}", dir.display())))?;
+    let created = create_in(store, id, &bundle, pid_file);
+    if created.is_err() {
+        let _ = fs::remove_dir_all(&dir);
+    }
+    created
+}
+
+fn create_in(store: &Store, id: &str, bundle: &Bundle, pid_file: Option<&Path>) -> Result<State> {
+    let spec = &bundle.spec;
+    let (parent, name) = cgroup_path(spec, id);
+    let cgroup = Cgroup::create(&Hierarchy::detect()?, &parent, &name, &limits(spec))?;
+    let container = container(bundle, &cgroup)?;
+
+    let fifo = store.fifo(id);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| Error::sys(format!("creating {}", fifo.display()), e))?;
+    // If this fails, dropping `cgroup` removes it.
+    let pid = container.create(fifo)?;
+
+    let state = State {
+        oci_version: spec.version().clone(),
+        id: id.to_string(),
+        pid: pid.as_raw(),
+        status: Status::Created,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: now(),
+        owner: String::new(),
+    };
+    // From here on the cgroup belongs to the container, until `delete`.
+    store.save(&Stored { state: state.clone(), cgroup: cgroup.keep() })?;
+    if let Some(path) = pid_file {
+        write_pid_file(path, state.pid)?;
+    }
+    Ok(state)
+}
+// ANCHOR_END: create
+
+// ANCHOR: container
+/// The container `config.json` describes: its namespaces, and the stages
+/// that fill them in, in the order they must run.
+pub fn container(bundle: &Bundle, cgroup: &Cgroup) -> Result<Container> {
+    let spec = &bundle.spec;
+    let process = spec.process().as_ref().expect("checked by Bundle::load");
+    let args: Vec<OsString> = process.args().iter().flatten().map(OsString::from).collect();
+    let env = process
+        .env()
+        .iter()
+        .flatten()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let namespaces = namespaces(spec)?;
+    let mut container = Container::new(args)?.namespaces(namespaces.clone()).env(env);
+    if namespaces.contains(&Namespace::Cgroup) {
+        container = container.stage(CgroupNamespace);
+    }
+    if let Some(hostname) = spec.hostname() {
+        if !namespaces.contains(&Namespace::Uts) {
+            return Err(Error::Invalid("hostname is set, but there is no uts namespace to set it in".into()));
+        }
+        container = container.stage(Hostname(hostname.clone()));
+    }
+    Ok(container
+        .stage(cgroup.join())
+        .stage(BundleRoot::new(spec, &bundle.rootfs))
+        .stage(ProcessSetup::new(process)))
+}
+// ANCHOR_END: container
+
+/// `linux.namespaces`, as the kit's namespace types.
+fn namespaces(spec: &Spec) -> Result<Vec<Namespace>> {
+    let mut out = Vec::new();
+    let listed = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    for ns in listed {
+        if ns.path().is_some() {
+            return Err(Error::Invalid(format!(
+                "joining an existing {:?} namespace (\"path\") is not supported yet",
+                ns.typ()
+            )));
+        }
+        out.push(match ns.typ() {
+            LinuxNamespaceType::Mount => Namespace::Mount,
+            LinuxNamespaceType::Uts => Namespace::Uts,
+            LinuxNamespaceType::Ipc => Namespace::Ipc,
+            LinuxNamespaceType::Network => Namespace::Net,
+            LinuxNamespaceType::Pid => Namespace::Pid,
+            LinuxNamespaceType::Cgroup => Namespace::Cgroup,
+            LinuxNamespaceType::Time => Namespace::Time,
+            LinuxNamespaceType::User => {
+                return Err(Error::Invalid("user namespaces come with rung 06".into()))
+            }
+        });
+    }
+    if !out.contains(&Namespace::Mount) {
+        return Err(Error::Invalid(
+            "a mount namespace is required: without one, the bundle's mounts would be the host's".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// `linux.cgroupsPath` as a parent and a name; by default `/berth/ID`.
+fn cgroup_path(spec: &Spec, id: &str) -> (String, String) {
+    let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    match path {
+        Some(path) => {
+            let parent = path.parent().unwrap_or(Path::new("/")).display().to_string();
+            let name = path.file_name().map_or(id.to_string(), |n| n.to_string_lossy().into_owned());
+            (parent, name)
+        }
+        None => ("/berth".to_string(), id.to_string()),
+    }
+}
+
+// ANCHOR: limits
+/// `linux.resources`, as rung 02's limits. Two conversions: OCI's
+/// `memory.swap` is memory *plus* swap (v1's meaning), and `cpu.shares`
+/// is v1's scale, turned into v2's weight as runc does.
+pub fn limits(spec: &Spec) -> Limits {
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+    let Some(r) = resources else {
+        return Limits::default();
+    };
+    let positive = |v: Option<i64>| v.filter(|v| *v > 0).map(|v| v as u64);
+    let memory = r.memory().and_then(|m| positive(m.limit()));
+    let swap_total = r.memory().and_then(|m| positive(m.swap()));
+    let cpu = r.cpu().as_ref();
+    Limits {
+        memory,
+        swap: swap_total.zip(memory).map(|(total, mem)| total.saturating_sub(mem)),
+        pids: r.pids().and_then(|p| positive(Some(p.limit()))),
+        cpu: cpu.and_then(|c| {
+            let quota = positive(c.quota())?;
+            Some(CpuQuota { quota_us: quota, period_us: c.period().unwrap_or(CpuQuota::PERIOD_US) })
+        }),
+        cpu_weight: cpu
+            .and_then(|c| c.shares())
+            .filter(|s| *s >= 2)
+            .map(|shares| 1 + (shares - 2) * 9999 / 262_142),
+        io: Vec::new(),
+    }
+}
+// ANCHOR_END: limits
+
+/// Where the bundle's root filesystem is (for messages).
+pub fn rootfs_of(bundle: &Bundle) -> PathBuf {
+    bundle.rootfs.clone()
+}

@@ -1,0 +1,39 @@
+//! `delete [--force] ID`: remove what is left of a container.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::state::{alive, Status, Store};
+use crate::cgroup::Cgroup;
+use crate::{Error, Result};
+
+// ANCHOR: delete
+/// Delete container `id`: its cgroup and its state directory. A running
+/// container must be stopped first, unless `force`; a created one (whose
+/// program never ran) is killed, as runc does.
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let _lock = store.lock()?;
+    let stored = store.load(id)?;
+    let pid = stored.state.pid;
+    match stored.state.status {
+        Status::Stopped => {}
+        Status::Running if !force => {
+            return Err(Error::Invalid(format!(
+                "container {id:?} is running: stop it first (kill), or delete --force"
+            )))
+        }
+        _ => {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    Cgroup::adopt(stored.cgroup).remove()?;
+    std::fs::remove_dir_all(store.dir(id))
+        .map_err(|e| Error::Invalid(format!("removing the state of {id:?}: {e}")))
+}
+// ANCHOR_END: delete

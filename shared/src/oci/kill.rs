@@ -1,0 +1,61 @@
+//! `kill ID [SIGNAL]`: send a signal to the container's process.
+
+use std::str::FromStr;
+
+use nix::sys::signal::{kill as send, Signal};
+use nix::unistd::Pid;
+
+use super::state::{Status, Store};
+use crate::{Error, Result};
+
+/// "TERM", "SIGTERM" or "15", as runc accepts them.
+pub fn parse_signal(text: &str) -> Result<Signal> {
+    let parsed = match text.parse::<i32>() {
+        Ok(number) => Signal::try_from(number).ok(),
+        Err(_) => {
+            let upper = text.to_ascii_uppercase();
+            let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+            Signal::from_str(&name).ok()
+        }
+    };
+    parsed.ok_or_else(|| Error::Invalid(format!("unknown signal {text:?}")))
+}
+
+// ANCHOR: kill
+/// Send `signal` to container `id`'s process — or, with `all`, to every
+/// process in its cgroup.
+pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
+    let stored = store.load(id)?;
+    if stored.state.status == Status::Stopped {
+        return Err(Error::Invalid(format!("container {id:?} is not running")));
+    }
+    let mut pids = vec![stored.state.pid];
+    if all {
+        for dir in &stored.cgroup {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            pids.extend(procs.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    for pid in pids {
+        send(Pid::from_raw(pid), signal).map_err(|e| Error::sys(format!("signalling process {pid}"), e))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: kill
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_or_number() {
+        assert_eq!(parse_signal("TERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("kill").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("99").is_err());
+    }
+}

@@ -1,0 +1,203 @@
+//! The bundle's root filesystem and its `mounts`, inside the container.
+//!
+//! Rung 03 assembled a root from layers; an OCI bundle brings its root
+//! ready-made (`root.path`), plus a list of mounts to make in it, in order
+//! (`config.md`, "Mounts"). Each mount's `options` mix two things that
+//! mount(2) takes separately: flags (`nosuid`, `ro`, `bind`, …) and
+//! filesystem-specific data (`mode=755`, `size=65536k`), which this module
+//! sorts out, as runc does.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::{Mount, Spec};
+
+use crate::container::Stage;
+use crate::mount::make_private;
+use crate::rootfs::{devices, pivot, volume};
+use crate::{Error, Result};
+
+// ANCHOR: options
+/// What one mount option means: a flag to set, a flag to clear, or a
+/// propagation type (applied by a second mount(2) call).
+fn option(name: &str) -> Option<(MsFlags, bool)> {
+    use MsFlags as F;
+    Some(match name {
+        "ro" => (F::MS_RDONLY, true),
+        "rw" => (F::MS_RDONLY, false),
+        "nosuid" => (F::MS_NOSUID, true),
+        "suid" => (F::MS_NOSUID, false),
+        "nodev" => (F::MS_NODEV, true),
+        "dev" => (F::MS_NODEV, false),
+        "noexec" => (F::MS_NOEXEC, true),
+        "exec" => (F::MS_NOEXEC, false),
+        "sync" => (F::MS_SYNCHRONOUS, true),
+        "async" => (F::MS_SYNCHRONOUS, false),
+        "dirsync" => (F::MS_DIRSYNC, true),
+        "remount" => (F::MS_REMOUNT, true),
+        "mand" => (F::MS_MANDLOCK, true),
+        "nomand" => (F::MS_MANDLOCK, false),
+        "atime" => (F::MS_NOATIME, false),
+        "noatime" => (F::MS_NOATIME, true),
+        "diratime" => (F::MS_NODIRATIME, false),
+        "nodiratime" => (F::MS_NODIRATIME, true),
+        "bind" => (F::MS_BIND, true),
+        "rbind" => (F::MS_BIND | F::MS_REC, true),
+        "relatime" => (F::MS_RELATIME, true),
+        "norelatime" => (F::MS_RELATIME, false),
+        "strictatime" => (F::MS_STRICTATIME, true),
+        "nostrictatime" => (F::MS_STRICTATIME, false),
+        _ => return None,
+    })
+}
+
+/// Propagation options: `private`, `rslave`, …
+fn propagation(name: &str) -> Option<MsFlags> {
+    use MsFlags as F;
+    Some(match name {
+        "private" => F::MS_PRIVATE,
+        "rprivate" => F::MS_PRIVATE | F::MS_REC,
+        "shared" => F::MS_SHARED,
+        "rshared" => F::MS_SHARED | F::MS_REC,
+        "slave" => F::MS_SLAVE,
+        "rslave" => F::MS_SLAVE | F::MS_REC,
+        "unbindable" => F::MS_UNBINDABLE,
+        "runbindable" => F::MS_UNBINDABLE | F::MS_REC,
+        _ => return None,
+    })
+}
+
+/// Split a mount's options into flags, propagation flags, and the data
+/// string for the filesystem.
+pub fn parse_options(options: &[String]) -> (MsFlags, MsFlags, String) {
+    let (mut flags, mut propagate, mut data) = (MsFlags::empty(), MsFlags::empty(), Vec::new());
+    for o in options {
+        if let Some((flag, set)) = option(o) {
+            flags.set(flag, set);
+        } else if let Some(p) = propagation(o) {
+            propagate |= p;
+        } else {
+            data.push(o.as_str());
+        }
+    }
+    (flags, propagate, data.join(","))
+}
+// ANCHOR_END: options
+
+/// Stage: the bundle's root, its mounts, the default devices, and
+/// `pivot_root` — in the container's own mount namespace.
+pub struct BundleRoot {
+    rootfs: PathBuf,
+    readonly: bool,
+    mounts: Vec<Mount>,
+    propagation: Option<String>,
+}
+
+impl BundleRoot {
+    /// The stage for `spec`, whose root filesystem is `rootfs`.
+    pub fn new(spec: &Spec, rootfs: &Path) -> BundleRoot {
+        BundleRoot {
+            rootfs: rootfs.to_path_buf(),
+            readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+            mounts: spec.mounts().clone().unwrap_or_default(),
+            propagation: spec.linux().as_ref().and_then(|l| l.rootfs_propagation().clone()),
+        }
+    }
+}
+
+impl Stage for BundleRoot {
+    fn name(&self) -> &'static str {
+        "the bundle's root filesystem"
+    }
+
+    // ANCHOR: in_child
+    fn in_child(&mut self) -> Result<()> {
+        let root = &self.rootfs;
+        make_private()?;
+        // pivot_root needs the new root to be a mount point.
+        mount(Some(root), root, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .map_err(|e| Error::sys(format!("bind-mounting {} on itself", root.display()), e))?;
+        for m in &self.mounts {
+            mount_one(root, m)?;
+        }
+        devices::create_nodes_and_links(&root.join("dev"))?;
+        pivot::pivot_root(root)?;
+        if let Some(p) = self.propagation.as_deref().and_then(propagation) {
+            mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
+                .map_err(|e| Error::sys("setting rootfsPropagation", e))?;
+        }
+        if self.readonly {
+            let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+            mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+                .map_err(|e| Error::sys("making the root read-only (root.readonly)", e))?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: in_child
+}
+
+// ANCHOR: mount_one
+/// Make one of the bundle's mounts, under `root`.
+fn mount_one(root: &Path, m: &Mount) -> Result<()> {
+    let options = m.options().clone().unwrap_or_default();
+    let (flags, propagate, data) = parse_options(&options);
+    let mut fstype = m.typ().clone().unwrap_or_default();
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&fstype));
+    let bind = flags.contains(MsFlags::MS_BIND) || fstype == "bind";
+    let target = volume::inside(root, m.destination())?;
+    let what = format!("mounting {} on {}", source.display(), m.destination().display());
+    if target.symlink_metadata().is_err() {
+        let made = if bind && source.is_file() {
+            target.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::write(&target, b""))
+        } else {
+            fs::create_dir_all(&target)
+        };
+        made.map_err(|e| Error::Invalid(format!("{what}: creating the mount point: {e}")))?;
+    }
+    if fstype == "cgroup" && Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        fstype = "cgroup2".into(); // a v2 host has one hierarchy to show
+    }
+    let data = (!data.is_empty()).then_some(data.as_str());
+    if bind {
+        let bind_flags = MsFlags::MS_BIND | (flags & MsFlags::MS_REC);
+        mount(Some(&source), &target, None::<&str>, bind_flags, None::<&str>).map_err(|e| Error::sys(&what, e))?;
+        // The other flags of a bind mount take effect only on a remount.
+        let rest = flags - MsFlags::MS_BIND - MsFlags::MS_REC;
+        if !rest.is_empty() {
+            mount(None::<&str>, &target, None::<&str>, rest | MsFlags::MS_BIND | MsFlags::MS_REMOUNT, None::<&str>)
+                .map_err(|e| Error::sys(format!("{what} ({options:?})"), e))?;
+        }
+    } else if fstype == "cgroup" {
+        // A cgroup v1 host has a hierarchy per controller; showing them
+        // needs one mount each. Until then, an empty read-only tmpfs.
+        mount(Some("tmpfs"), &target, Some("tmpfs"), flags | MsFlags::MS_RDONLY, Some("mode=755"))
+            .map_err(|e| Error::sys(&what, e))?;
+    } else {
+        mount(Some(&source), &target, Some(fstype.as_str()), flags, data).map_err(|e| Error::sys(&what, e))?;
+    }
+    if !propagate.is_empty() {
+        mount(None::<&str>, &target, None::<&str>, propagate, None::<&str>)
+            .map_err(|e| Error::sys(format!("{what}: propagation"), e))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: mount_one
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_split_into_flags_propagation_and_data() {
+        let options: Vec<String> = ["nosuid", "strictatime", "mode=755", "size=65536k", "rslave", "ro"]
+            .map(String::from)
+            .to_vec();
+        let (flags, propagate, data) = parse_options(&options);
+        assert_eq!(flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY);
+        assert_eq!(propagate, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        assert_eq!(data, "mode=755,size=65536k");
+        let (flags, _, _) = parse_options(&["ro".into(), "rw".into()]);
+        assert!(flags.is_empty(), "the last word wins");
+    }
+}
