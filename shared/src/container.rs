@@ -269,6 +269,11 @@ impl Container {
             Ok(command) => command,
             Err(error) => {
                 let _ = channel.send(&Message::Failed(error.to_string()));
+                if self.start_fifo.is_some() {
+                    // After `create` has returned, nobody reads the channel:
+                    // the container's own stderr is the only witness.
+                    eprintln!("container: {error}");
+                }
                 return error.exit_code();
             }
         };
@@ -298,10 +303,24 @@ impl Container {
         if channel.recv()? != Some(Message::Go) {
             return Err(Error::ChildDied("the runtime went away".into()));
         }
+        // The FIFO's path may not exist once the stages have changed the
+        // root: hold on to the FIFO itself (an O_PATH descriptor) and
+        // reopen it later through /proc/self/fd, as runc does.
+        let fifo = match &self.start_fifo {
+            Some(path) => Some(
+                nix::fcntl::open(
+                    path.as_path(),
+                    nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .map_err(|e| Error::sys(format!("opening {}", path.display()), e))?,
+            ),
+            None => None,
+        };
         for stage in &mut self.stages {
             stage.in_child()?;
         }
-        if let Some(fifo) = self.start_fifo.clone() {
+        if let Some(fifo) = fifo {
             // Tell the runtime we are ready, then wait for `start`: opening
             // a FIFO for writing blocks until someone opens it to read.
             channel.send(&Message::Created)?;
@@ -359,13 +378,15 @@ impl Container {
 }
 
 /// Block until `start` opens the FIFO for reading, then tell it we saw it.
-fn wait_for_start(fifo: &std::path::Path) -> Result<()> {
+fn wait_for_start(fifo: &std::os::fd::OwnedFd) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .open(fifo)
-        .map_err(|e| Error::Invalid(format!("waiting for start on {}: {e}", fifo.display())))?;
+        .open(&path)
+        .map_err(|e| Error::Invalid(format!("waiting for start ({path}): {e}")))?;
     file.write_all(b"0")
-        .map_err(|e| Error::Invalid(format!("answering start on {}: {e}", fifo.display())))
+        .map_err(|e| Error::Invalid(format!("answering start: {e}")))
 }
 
 /// End this process at once, with `_exit(2)`: no exit handlers, no

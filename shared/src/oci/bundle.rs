@@ -50,7 +50,10 @@ impl Bundle {
             .as_ref()
             .ok_or_else(|| Error::Invalid(format!("{}: no \"process\"", path.display())))?;
         if process.args().as_ref().is_none_or(Vec::is_empty) {
-            return Err(Error::Invalid(format!("{}: process.args is empty", path.display())));
+            return Err(Error::Invalid(format!(
+                "{}: process.args is empty",
+                path.display()
+            )));
         }
         if !process.cwd().is_absolute() {
             return Err(Error::Invalid(format!(

@@ -8,7 +8,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::mounts::BundleRoot;
 use super::process::ProcessSetup;
-use super::state::{check_id, now, write_pid_file, State, Status, Stored, Store};
+use super::state::{check_id, now, write_pid_file, State, Status, Store, Stored};
 use super::Bundle;
 use crate::cgroup::{Cgroup, CpuQuota, Hierarchy, Limits};
 use crate::container::Container;
@@ -26,7 +26,8 @@ pub fn create(store: &Store, id: &str, bundle: &Path, pid_file: Option<&Path>) -
         return Err(Error::Invalid(format!("container {id:?} already exists")));
     }
     let bundle = Bundle::load(bundle)?;
-    fs::create_dir_all(&dir).map_err(|e| Error::Invalid(format!("creating {}: {e}", dir.display())))?;
+    fs::create_dir_all(&dir)
+        .map_err(|e| Error::Invalid(format!("creating {}: {e}", dir.display())))?;
     let created = create_in(store, id, &bundle, pid_file);
     if created.is_err() {
         let _ = fs::remove_dir_all(&dir);
@@ -57,7 +58,10 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, pid_file: Option<&Path>) 
         owner: String::new(),
     };
     // From here on the cgroup belongs to the container, until `delete`.
-    store.save(&Stored { state: state.clone(), cgroup: cgroup.keep() })?;
+    store.save(&Stored {
+        state: state.clone(),
+        cgroup: cgroup.keep(),
+    })?;
     if let Some(path) = pid_file {
         write_pid_file(path, state.pid)?;
     }
@@ -71,7 +75,12 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, pid_file: Option<&Path>) 
 pub fn container(bundle: &Bundle, cgroup: &Cgroup) -> Result<Container> {
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("checked by Bundle::load");
-    let args: Vec<OsString> = process.args().iter().flatten().map(OsString::from).collect();
+    let args: Vec<OsString> = process
+        .args()
+        .iter()
+        .flatten()
+        .map(OsString::from)
+        .collect();
     let env = process
         .env()
         .iter()
@@ -79,28 +88,80 @@ pub fn container(bundle: &Bundle, cgroup: &Cgroup) -> Result<Container> {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    refuse_unsupported(spec)?;
     let namespaces = namespaces(spec)?;
-    let mut container = Container::new(args)?.namespaces(namespaces.clone()).env(env);
+    let mut container = Container::new(args)?
+        .namespaces(namespaces.clone())
+        .env(env);
     if namespaces.contains(&Namespace::Cgroup) {
         container = container.stage(CgroupNamespace);
     }
     if let Some(hostname) = spec.hostname() {
         if !namespaces.contains(&Namespace::Uts) {
-            return Err(Error::Invalid("hostname is set, but there is no uts namespace to set it in".into()));
+            return Err(Error::Invalid(
+                "hostname is set, but there is no uts namespace to set it in".into(),
+            ));
         }
         container = container.stage(Hostname(hostname.clone()));
     }
     Ok(container
         .stage(cgroup.join())
         .stage(BundleRoot::new(spec, &bundle.rootfs))
-        .stage(ProcessSetup::new(process)))
+        .stage(ProcessSetup::new(process)?))
 }
 // ANCHOR_END: container
+
+// ANCHOR: unsupported
+/// What this rung does not implement yet is refused, never ignored: a
+/// runtime that silently skipped `seccomp` would run the container with
+/// less protection than its configuration asked for.
+fn refuse_unsupported(spec: &Spec) -> Result<()> {
+    let refuse = |what: &str| {
+        Err(Error::Invalid(format!(
+            "{what} is not supported yet by this rung"
+        )))
+    };
+    if spec.hooks().is_some() {
+        return refuse("hooks");
+    }
+    if let Some(linux) = spec.linux() {
+        if linux.seccomp().is_some() {
+            return refuse("linux.seccomp");
+        }
+        if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return refuse("linux.devices");
+        }
+        let device_rules = linux.resources().as_ref().and_then(|r| r.devices().clone());
+        if device_rules.is_some_and(|d| !d.is_empty()) {
+            return refuse("linux.resources.devices (the device cgroup)");
+        }
+        if linux.personality().is_some() {
+            return refuse("linux.personality");
+        }
+        if linux.intel_rdt().is_some() {
+            return refuse("linux.intelRdt");
+        }
+    }
+    if let Some(process) = spec.process() {
+        if process.scheduler().is_some() {
+            return refuse("process.scheduler");
+        }
+        if process.io_priority().is_some() {
+            return refuse("process.ioPriority");
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: unsupported
 
 /// `linux.namespaces`, as the kit's namespace types.
 fn namespaces(spec: &Spec) -> Result<Vec<Namespace>> {
     let mut out = Vec::new();
-    let listed = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    let listed = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
     for ns in listed {
         if ns.path().is_some() {
             return Err(Error::Invalid(format!(
@@ -123,7 +184,8 @@ fn namespaces(spec: &Spec) -> Result<Vec<Namespace>> {
     }
     if !out.contains(&Namespace::Mount) {
         return Err(Error::Invalid(
-            "a mount namespace is required: without one, the bundle's mounts would be the host's".into(),
+            "a mount namespace is required: without one, the bundle's mounts would be the host's"
+                .into(),
         ));
     }
     Ok(out)
@@ -134,8 +196,14 @@ fn cgroup_path(spec: &Spec, id: &str) -> (String, String) {
     let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     match path {
         Some(path) => {
-            let parent = path.parent().unwrap_or(Path::new("/")).display().to_string();
-            let name = path.file_name().map_or(id.to_string(), |n| n.to_string_lossy().into_owned());
+            let parent = path
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .display()
+                .to_string();
+            let name = path
+                .file_name()
+                .map_or(id.to_string(), |n| n.to_string_lossy().into_owned());
             (parent, name)
         }
         None => ("/berth".to_string(), id.to_string()),
@@ -157,11 +225,16 @@ pub fn limits(spec: &Spec) -> Limits {
     let cpu = r.cpu().as_ref();
     Limits {
         memory,
-        swap: swap_total.zip(memory).map(|(total, mem)| total.saturating_sub(mem)),
+        swap: swap_total
+            .zip(memory)
+            .map(|(total, mem)| total.saturating_sub(mem)),
         pids: r.pids().and_then(|p| positive(Some(p.limit()))),
         cpu: cpu.and_then(|c| {
             let quota = positive(c.quota())?;
-            Some(CpuQuota { quota_us: quota, period_us: c.period().unwrap_or(CpuQuota::PERIOD_US) })
+            Some(CpuQuota {
+                quota_us: quota,
+                period_us: c.period().unwrap_or(CpuQuota::PERIOD_US),
+            })
         }),
         cpu_weight: cpu
             .and_then(|c| c.shares())

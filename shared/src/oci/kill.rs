@@ -14,7 +14,11 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
         Ok(number) => Signal::try_from(number).ok(),
         Err(_) => {
             let upper = text.to_ascii_uppercase();
-            let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+            let name = if upper.starts_with("SIG") {
+                upper
+            } else {
+                format!("SIG{upper}")
+            };
             Signal::from_str(&name).ok()
         }
     };
@@ -33,13 +37,18 @@ pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
     if all {
         for dir in &stored.cgroup {
             let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-            pids.extend(procs.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+            pids.extend(
+                procs
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
         }
     }
     pids.sort_unstable();
     pids.dedup();
     for pid in pids {
-        send(Pid::from_raw(pid), signal).map_err(|e| Error::sys(format!("signalling process {pid}"), e))?;
+        send(Pid::from_raw(pid), signal)
+            .map_err(|e| Error::sys(format!("signalling process {pid}"), e))?;
     }
     Ok(())
 }

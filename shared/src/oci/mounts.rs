@@ -92,16 +92,35 @@ pub struct BundleRoot {
     readonly: bool,
     mounts: Vec<Mount>,
     propagation: Option<String>,
+    masked: Vec<PathBuf>,
+    readonly_paths: Vec<PathBuf>,
+    sysctl: Vec<(String, String)>,
 }
 
 impl BundleRoot {
     /// The stage for `spec`, whose root filesystem is `rootfs`.
     pub fn new(spec: &Spec, rootfs: &Path) -> BundleRoot {
+        let linux = spec.linux().clone().unwrap_or_default();
+        let paths = |list: &Option<Vec<String>>| -> Vec<PathBuf> {
+            list.iter().flatten().map(PathBuf::from).collect()
+        };
         BundleRoot {
             rootfs: rootfs.to_path_buf(),
-            readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+            readonly: spec
+                .root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
             mounts: spec.mounts().clone().unwrap_or_default(),
-            propagation: spec.linux().as_ref().and_then(|l| l.rootfs_propagation().clone()),
+            propagation: linux.rootfs_propagation().clone(),
+            masked: paths(linux.masked_paths()),
+            readonly_paths: paths(linux.readonly_paths()),
+            sysctl: linux
+                .sysctl()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         }
     }
 }
@@ -116,8 +135,14 @@ impl Stage for BundleRoot {
         let root = &self.rootfs;
         make_private()?;
         // pivot_root needs the new root to be a mount point.
-        mount(Some(root), root, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| Error::sys(format!("bind-mounting {} on itself", root.display()), e))?;
+        mount(
+            Some(root),
+            root,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| Error::sys(format!("bind-mounting {} on itself", root.display()), e))?;
         for m in &self.mounts {
             mount_one(root, m)?;
         }
@@ -126,6 +151,19 @@ impl Stage for BundleRoot {
         if let Some(p) = self.propagation.as_deref().and_then(propagation) {
             mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
                 .map_err(|e| Error::sys("setting rootfsPropagation", e))?;
+        }
+        for path in &self.readonly_paths {
+            read_only(path)?;
+        }
+        for path in &self.masked {
+            mask(path)?;
+        }
+        for (key, value) in &self.sysctl {
+            // Only the namespaced ones are writable here: /proc/sys is the
+            // container's own view of its namespaces.
+            let file = Path::new("/proc/sys").join(key.replace('.', "/"));
+            fs::write(&file, value)
+                .map_err(|e| Error::Invalid(format!("linux.sysctl {key}={value}: {e}")))?;
         }
         if self.readonly {
             let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
@@ -137,6 +175,55 @@ impl Stage for BundleRoot {
     // ANCHOR_END: in_child
 }
 
+// ANCHOR: masked
+/// `linux.maskedPaths`: make a path unreadable — /dev/null over a file, an
+/// empty read-only tmpfs over a directory. Paths this kernel does not have
+/// are skipped.
+fn mask(path: &Path) -> Result<()> {
+    let Ok(meta) = path.metadata() else {
+        return Ok(());
+    };
+    let what = format!("masking {}", path.display());
+    if meta.is_dir() {
+        mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            Some("size=0k"),
+        )
+    } else {
+        mount(
+            Some("/dev/null"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+    }
+    .map_err(|e| Error::sys(what, e))
+}
+
+/// `linux.readonlyPaths`: bind the path onto itself, then remount it
+/// read-only.
+fn read_only(path: &Path) -> Result<()> {
+    if path.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    let what = format!("making {} read-only", path.display());
+    mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys(&what, e))?;
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC;
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(|e| Error::sys(&what, e))
+}
+// ANCHOR_END: masked
+
 // ANCHOR: mount_one
 /// Make one of the bundle's mounts, under `root`.
 fn mount_one(root: &Path, m: &Mount) -> Result<()> {
@@ -146,10 +233,17 @@ fn mount_one(root: &Path, m: &Mount) -> Result<()> {
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&fstype));
     let bind = flags.contains(MsFlags::MS_BIND) || fstype == "bind";
     let target = volume::inside(root, m.destination())?;
-    let what = format!("mounting {} on {}", source.display(), m.destination().display());
+    let what = format!(
+        "mounting {} on {}",
+        source.display(),
+        m.destination().display()
+    );
     if target.symlink_metadata().is_err() {
         let made = if bind && source.is_file() {
-            target.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::write(&target, b""))
+            target
+                .parent()
+                .map_or(Ok(()), fs::create_dir_all)
+                .and_then(|()| fs::write(&target, b""))
         } else {
             fs::create_dir_all(&target)
         };
@@ -161,20 +255,40 @@ fn mount_one(root: &Path, m: &Mount) -> Result<()> {
     let data = (!data.is_empty()).then_some(data.as_str());
     if bind {
         let bind_flags = MsFlags::MS_BIND | (flags & MsFlags::MS_REC);
-        mount(Some(&source), &target, None::<&str>, bind_flags, None::<&str>).map_err(|e| Error::sys(&what, e))?;
+        mount(
+            Some(&source),
+            &target,
+            None::<&str>,
+            bind_flags,
+            None::<&str>,
+        )
+        .map_err(|e| Error::sys(&what, e))?;
         // The other flags of a bind mount take effect only on a remount.
         let rest = flags - MsFlags::MS_BIND - MsFlags::MS_REC;
         if !rest.is_empty() {
-            mount(None::<&str>, &target, None::<&str>, rest | MsFlags::MS_BIND | MsFlags::MS_REMOUNT, None::<&str>)
-                .map_err(|e| Error::sys(format!("{what} ({options:?})"), e))?;
+            mount(
+                None::<&str>,
+                &target,
+                None::<&str>,
+                rest | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
+                None::<&str>,
+            )
+            .map_err(|e| Error::sys(format!("{what} ({options:?})"), e))?;
         }
     } else if fstype == "cgroup" {
         // A cgroup v1 host has a hierarchy per controller; showing them
         // needs one mount each. Until then, an empty read-only tmpfs.
-        mount(Some("tmpfs"), &target, Some("tmpfs"), flags | MsFlags::MS_RDONLY, Some("mode=755"))
-            .map_err(|e| Error::sys(&what, e))?;
+        mount(
+            Some("tmpfs"),
+            &target,
+            Some("tmpfs"),
+            flags | MsFlags::MS_RDONLY,
+            Some("mode=755"),
+        )
+        .map_err(|e| Error::sys(&what, e))?;
     } else {
-        mount(Some(&source), &target, Some(fstype.as_str()), flags, data).map_err(|e| Error::sys(&what, e))?;
+        mount(Some(&source), &target, Some(fstype.as_str()), flags, data)
+            .map_err(|e| Error::sys(&what, e))?;
     }
     if !propagate.is_empty() {
         mount(None::<&str>, &target, None::<&str>, propagate, None::<&str>)
@@ -190,11 +304,21 @@ mod tests {
 
     #[test]
     fn options_split_into_flags_propagation_and_data() {
-        let options: Vec<String> = ["nosuid", "strictatime", "mode=755", "size=65536k", "rslave", "ro"]
-            .map(String::from)
-            .to_vec();
+        let options: Vec<String> = [
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+            "ro",
+        ]
+        .map(String::from)
+        .to_vec();
         let (flags, propagate, data) = parse_options(&options);
-        assert_eq!(flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY);
+        assert_eq!(
+            flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY
+        );
         assert_eq!(propagate, MsFlags::MS_SLAVE | MsFlags::MS_REC);
         assert_eq!(data, "mode=755,size=65536k");
         let (flags, _, _) = parse_options(&["ro".into(), "rw".into()]);

@@ -30,13 +30,20 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .map_err(|e| Error::Invalid(format!("opening {}: {e}", fifo.display())))?;
-    let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&file), PollFlags::POLLIN)];
-    let ready = poll(&mut fds, PollTimeout::from(10_000u16)).map_err(|e| Error::sys("waiting for the container", e))?;
+    let mut fds = [PollFd::new(
+        std::os::fd::AsFd::as_fd(&file),
+        PollFlags::POLLIN,
+    )];
+    let ready = poll(&mut fds, PollTimeout::from(10_000u16))
+        .map_err(|e| Error::sys("waiting for the container", e))?;
     let mut byte = [0u8; 1];
     if ready == 0 || file.read(&mut byte).unwrap_or(0) != 1 {
-        return Err(Error::Invalid(format!("container {id:?} did not answer start (is its process alive?)")));
+        return Err(Error::Invalid(format!(
+            "container {id:?} did not answer start (is its process alive?)"
+        )));
     }
-    fs::remove_file(&fifo).map_err(|e| Error::Invalid(format!("removing {}: {e}", fifo.display())))?;
+    fs::remove_file(&fifo)
+        .map_err(|e| Error::Invalid(format!("removing {}: {e}", fifo.display())))?;
     stored.state.status = Status::Running;
     store.save(&stored)
 }

@@ -97,10 +97,12 @@ impl Store {
     /// Lock the whole root (an exclusive `flock` on its folder): simple,
     /// and enough, since a verb holds it for milliseconds.
     pub fn lock(&self) -> Result<Lock> {
-        fs::create_dir_all(&self.root)
-            .map_err(|e| Error::Invalid(format!("creating the root {}: {e}", self.root.display())))?;
-        let dir = fs::File::open(&self.root)
-            .map_err(|e| Error::Invalid(format!("opening the root {}: {e}", self.root.display())))?;
+        fs::create_dir_all(&self.root).map_err(|e| {
+            Error::Invalid(format!("creating the root {}: {e}", self.root.display()))
+        })?;
+        let dir = fs::File::open(&self.root).map_err(|e| {
+            Error::Invalid(format!("opening the root {}: {e}", self.root.display()))
+        })?;
         Flock::lock(dir, FlockArg::LockExclusive)
             .map(Lock)
             .map_err(|(_, e)| Error::sys(format!("locking {}", self.root.display()), e))
@@ -175,7 +177,9 @@ pub fn check_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id != "."
         && id != ".."
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
     if ok {
         Ok(())
     } else {

@@ -85,8 +85,20 @@ pub fn populate_dev(root: &Path) -> Result<()> {
     let safe = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     // newinstance: the container's own set of pseudo-terminals, not the
     // host's (whose /dev/pts would list every terminal on the machine).
-    mount_at(root, "dev/pts", "devpts", safe, Some("newinstance,ptmxmode=0666,mode=0620"))?;
-    mount_at(root, "dev/shm", "tmpfs", safe | MsFlags::MS_NODEV, Some("mode=1777,size=65536k"))?;
+    mount_at(
+        root,
+        "dev/pts",
+        "devpts",
+        safe,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )?;
+    mount_at(
+        root,
+        "dev/shm",
+        "tmpfs",
+        safe | MsFlags::MS_NODEV,
+        Some("mode=1777,size=65536k"),
+    )?;
     mount_at(root, "dev/mqueue", "mqueue", safe | MsFlags::MS_NODEV, None)?;
     console(&dev)
 }

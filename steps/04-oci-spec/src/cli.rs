@@ -1,0 +1,353 @@
+//! runc's command line, and what each command does with it.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use berth::init;
+use berth::oci::{self, Store};
+use clap::{Parser, Subcommand, ValueEnum};
+
+// ANCHOR: args
+/// Rung 04 of berth: an OCI runtime. It runs containers from bundles (a
+/// root filesystem and a config.json), with runc's command line, so that
+/// container engines can drive it.
+#[derive(Debug, Parser)]
+#[command(name = "step-04", version, about, long_about = None)]
+pub struct Args {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every command takes (before its name, as with runc).
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Where containers' state is kept
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/run/step-04"
+    )]
+    pub root: PathBuf,
+
+    /// Also write errors to this file (engines read it)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// The format of --log
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Accepted for runc compatibility; more output comes with later rungs
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Refused: this runtime manages cgroups itself (cgroupfs)
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+}
+
+/// How --log writes errors.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// One line of text.
+    Text,
+    /// One JSON object per line, as runc writes them.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a default config.json in the bundle directory
+    Spec {
+        /// The bundle directory
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        bundle: PathBuf,
+        /// The variant for an unprivileged user
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Set a container up; its program waits for `start`
+    Create {
+        #[command(flatten)]
+        options: CreateOptions,
+    },
+    /// Let a created container's program run
+    Start {
+        /// The container's ID
+        id: String,
+    },
+    /// Print a container's state as JSON
+    State {
+        /// The container's ID
+        id: String,
+    },
+    /// Send a signal to a container's process
+    Kill {
+        /// Signal every process in the container's cgroup
+        #[arg(short, long)]
+        all: bool,
+        /// The container's ID
+        id: String,
+        /// The signal, by name or number
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete what is left of a container
+    Delete {
+        /// Kill it first if it is still running
+        #[arg(short, long)]
+        force: bool,
+        /// The container's ID
+        id: String,
+    },
+    /// Create and start a container, wait for it, then delete it
+    Run {
+        #[command(flatten)]
+        options: CreateOptions,
+        /// Return once it runs, instead of waiting for it
+        #[arg(short, long)]
+        detach: bool,
+    },
+    /// List the containers
+    List {
+        /// Only their IDs
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List the processes in a container (their host PIDs)
+    Ps {
+        /// The container's ID
+        id: String,
+    },
+    /// Print what this runtime supports, as JSON
+    Features,
+}
+
+/// What `create` and `run` take.
+#[derive(Debug, clap::Args)]
+pub struct CreateOptions {
+    /// The bundle directory
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the container's PID to this file
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// A Unix socket to send the terminal's master to (process.terminal)
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Pass this many file descriptors beyond stdio into the container
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// The container's ID
+    pub id: String,
+}
+// ANCHOR_END: args
+
+// ANCHOR: run
+/// Carry out one command; returns the exit status.
+pub fn run(args: &Args) -> anyhow::Result<i32> {
+    if args.global.systemd_cgroup {
+        bail!("--systemd-cgroup is not supported: this runtime manages cgroups with cgroupfs");
+    }
+    let store = Store::new(&args.global.root);
+    match &args.command {
+        Command::Spec { bundle, rootless } => oci::generate::write(bundle, *rootless)?,
+        Command::Create { options } => {
+            check_unsupported(options)?;
+            oci::create::create(
+                &store,
+                &options.id,
+                &options.bundle,
+                options.pid_file.as_deref(),
+            )?;
+        }
+        Command::Start { id } => oci::start::start(&store, id)?,
+        Command::State { id } => {
+            let state = store.load(id)?.state;
+            println!("{}", serde_json::to_string_pretty(&state)?);
+        }
+        Command::Kill { id, signal, all } => {
+            oci::kill::kill(&store, id, oci::kill::parse_signal(signal)?, *all)?
+        }
+        Command::Delete { id, force } => oci::delete::delete(&store, id, *force)?,
+        Command::Run { options, detach } => return run_container(&store, options, *detach),
+        Command::List { quiet } => list(&store, *quiet),
+        Command::Ps { id } => {
+            let stored = store.load(id)?;
+            println!("PID");
+            for pid in pids(&stored.cgroup) {
+                println!("{pid}");
+            }
+        }
+        Command::Features => println!("{}", serde_json::to_string_pretty(&features())?),
+    }
+    Ok(0)
+}
+// ANCHOR_END: run
+
+/// Options this rung does not support yet: refused, never ignored.
+fn check_unsupported(options: &CreateOptions) -> anyhow::Result<()> {
+    if options.console_socket.is_some() {
+        bail!("--console-socket is not supported yet (process.terminal)");
+    }
+    if options.preserve_fds > 0 {
+        bail!("--preserve-fds is not supported yet");
+    }
+    Ok(())
+}
+
+// ANCHOR: run_container
+/// `run`: create, start, wait — in the foreground, as the container's
+/// parent, forwarding signals to it — then delete.
+fn run_container(store: &Store, options: &CreateOptions, detach: bool) -> anyhow::Result<i32> {
+    check_unsupported(options)?;
+    let signals = init::block_signals()?;
+    let state = oci::create::create(
+        store,
+        &options.id,
+        &options.bundle,
+        options.pid_file.as_deref(),
+    )?;
+    let started = oci::start::start(store, &options.id);
+    if let Err(error) = started {
+        let _ = oci::delete::delete(store, &options.id, true);
+        return Err(error.into());
+    }
+    if detach {
+        signals.restore()?;
+        return Ok(0);
+    }
+    let status = init::supervise(nix::unistd::Pid::from_raw(state.pid), &signals);
+    signals.restore()?;
+    oci::delete::delete(store, &options.id, true).context("deleting the container")?;
+    Ok(status?.code())
+}
+// ANCHOR_END: run_container
+
+fn list(store: &Store, quiet: bool) {
+    let all = store.list();
+    if quiet {
+        for stored in all {
+            println!("{}", stored.state.id);
+        }
+        return;
+    }
+    println!("{:<12} {:<8} {:<10} {:<40} CREATED", "ID", "PID", "STATUS", "BUNDLE");
+    for s in all.iter().map(|s| &s.state) {
+        let status = format!("{:?}", s.status).to_lowercase();
+        println!(
+            "{:<12} {:<8} {:<10} {:<40} {}",
+            s.id,
+            s.pid,
+            status,
+            s.bundle.display(),
+            s.created
+        );
+    }
+}
+
+fn pids(cgroup: &[PathBuf]) -> Vec<i32> {
+    let mut pids: Vec<i32> = cgroup
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_to_string(d.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// The features document (`features.md` of the runtime specification):
+/// exactly what this rung implements.
+fn features() -> serde_json::Value {
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": [],
+        "mountOptions": ["ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async",
+            "dirsync", "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "bind",
+            "rbind", "relatime", "norelatime", "strictatime", "nostrictatime", "private", "rprivate",
+            "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"],
+        "linux": {
+            "namespaces": ["mount", "uts", "ipc", "network", "pid", "cgroup", "time"],
+            "capabilities": [],
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false}
+        },
+        "annotations": {"org.opencontainers.runc.version": "none (berth step-04)"}
+    })
+}
+
+/// Append `message` to the log file, in the chosen format.
+pub fn log_error(path: &Path, format: LogFormat, message: &str) {
+    let line = match format {
+        LogFormat::Text => format!("error: {message}\n"),
+        LogFormat::Json => {
+            let time = berth::oci::state::now();
+            serde_json::json!({"level": "error", "msg": message, "time": time}).to_string() + "\n"
+        }
+    };
+    if let Ok(mut file) = OpenOptions::new().create(true).append(true).open(path) {
+        let _ = file.write_all(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn help_text() {
+        let help = Args::command().term_width(100).render_help().to_string();
+        insta::assert_snapshot!(help);
+    }
+
+    #[test]
+    fn runc_style_command_lines_parse() {
+        let args = Args::try_parse_from([
+            "step-04",
+            "--root",
+            "/tmp/r",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/p",
+            "c1",
+        ])
+        .unwrap();
+        assert!(matches!(args.command, Command::Create { .. }));
+        let args = Args::try_parse_from(["step-04", "kill", "c1", "KILL"]).unwrap();
+        assert!(matches!(args.command, Command::Kill { ref signal, .. } if signal == "KILL"));
+        let args = Args::try_parse_from(["step-04", "delete", "--force", "c1"]).unwrap();
+        assert!(matches!(args.command, Command::Delete { force: true, .. }));
+    }
+
+    #[test]
+    fn the_default_spec() {
+        let spec =
+            serde_json::to_string_pretty(&berth::oci::generate::default_spec(false)).unwrap();
+        insta::assert_snapshot!(spec);
+    }
+
+    #[test]
+    fn the_features_document() {
+        insta::assert_snapshot!(serde_json::to_string_pretty(&features()).unwrap());
+    }
+}
