@@ -360,9 +360,6 @@ impl Container {
 
     /// The last steps before `execve`, in the command's own process.
     fn prepare_exec(&mut self, signals: &BlockedSignals) -> Result<()> {
-        for stage in &mut self.stages {
-            stage.before_exec()?;
-        }
         if let Some(env) = &self.env {
             // This process is single-threaded and about to exec: replacing
             // its environment (which execvp's $PATH search reads) is safe.
@@ -372,6 +369,10 @@ impl Container {
             for (key, value) in env {
                 std::env::set_var(key, value);
             }
+        }
+        // The environment first: a stage may complete it (HOME).
+        for stage in &mut self.stages {
+            stage.before_exec()?;
         }
         signals.reset_for_exec()
     }

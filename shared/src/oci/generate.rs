@@ -11,14 +11,21 @@ use crate::{Error, Result};
 /// oci-spec crate, which follows runc — without a terminal. With `rootless`, the variant for an
 /// unprivileged user (a user namespace mapping them to root; chapter 6).
 pub fn default_spec(rootless: bool) -> Spec {
-    if rootless {
+    let mut spec = if rootless {
         Spec::rootless(
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
         )
     } else {
         Spec::default()
+    };
+    spec.set_hostname(Some("berth".into()));
+    // No terminal until the console socket is supported: `sh` reads
+    // standard input instead.
+    if let Some(process) = spec.process_mut() {
+        process.set_terminal(Some(false));
     }
+    spec
 }
 
 /// Write the default configuration to `DIR/config.json`, refusing to
@@ -31,8 +38,24 @@ pub fn write(dir: &Path, rootless: bool) -> Result<()> {
             path.display()
         )));
     }
-    let json = serde_json::to_string_pretty(&default_spec(rootless))
-        .map_err(|e| Error::Invalid(e.to_string()))?;
-    std::fs::write(&path, json + "\n")
+    std::fs::write(&path, to_json(&default_spec(rootless)) + "\n")
         .map_err(|e| Error::Invalid(format!("writing {}: {e}", path.display())))
+}
+
+/// `spec` as pretty JSON, the same bytes every time. The crate keeps
+/// capabilities in hash sets, whose order changes from run to run; a file
+/// learners diff and tests snapshot lists them sorted.
+pub fn to_json(spec: &Spec) -> String {
+    let mut value = serde_json::to_value(spec).expect("a Spec always serializes");
+    if let Some(sets) = value
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    {
+        for set in sets.values_mut() {
+            if let Some(names) = set.as_array_mut() {
+                names.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            }
+        }
+    }
+    serde_json::to_string_pretty(&value).expect("a Value always serializes")
 }

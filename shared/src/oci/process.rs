@@ -85,6 +85,12 @@ impl Stage for ProcessSetup {
     fn before_exec(&mut self) -> Result<()> {
         chdir(&self.cwd)
             .map_err(|e| Error::sys(format!("entering process.cwd {}", self.cwd.display()), e))?;
+        if std::env::var_os("HOME").is_none() {
+            // Programs expect $HOME; like runc, take it from the image's
+            // /etc/passwd (the root is the container's by now), else "/".
+            let home = home_of(self.uid).unwrap_or_else(|| "/".into());
+            std::env::set_var("HOME", home);
+        }
         if let Some(mask) = self.umask {
             umask(Mode::from_bits_truncate(mask));
         }
@@ -140,6 +146,16 @@ impl Stage for ProcessSetup {
         Ok(())
     }
     // ANCHOR_END: before_exec
+}
+
+/// The home directory of `uid` in this root's `/etc/passwd`, if listed.
+fn home_of(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        // name:password:uid:gid:gecos:home:shell
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 7 && fields[2] == uid.to_string()).then(|| fields[5].to_string())
+    })
 }
 
 fn capabilities(caps: &LinuxCapabilities) -> Result<Capabilities> {

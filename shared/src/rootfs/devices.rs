@@ -36,13 +36,12 @@ pub const DEVICES: [(&str, u64, u64); 6] = [
 ];
 
 /// The symbolic links programs expect in `/dev`.
-pub const LINKS: [(&str, &str); 6] = [
+pub const LINKS: [(&str, &str); 5] = [
     ("fd", "/proc/self/fd"),
     ("stdin", "/proc/self/fd/0"),
     ("stdout", "/proc/self/fd/1"),
     ("stderr", "/proc/self/fd/2"),
     ("ptmx", "pts/ptmx"),
-    ("core", "/proc/kcore"),
 ];
 // ANCHOR_END: devices
 

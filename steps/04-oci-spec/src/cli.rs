@@ -239,7 +239,10 @@ fn list(store: &Store, quiet: bool) {
         }
         return;
     }
-    println!("{:<12} {:<8} {:<10} {:<40} CREATED", "ID", "PID", "STATUS", "BUNDLE");
+    println!(
+        "{:<12} {:<8} {:<10} {:<40} CREATED",
+        "ID", "PID", "STATUS", "BUNDLE"
+    );
     for s in all.iter().map(|s| &s.state) {
         let status = format!("{:?}", s.status).to_lowercase();
         println!(
@@ -341,9 +344,8 @@ mod tests {
 
     #[test]
     fn the_default_spec() {
-        let spec =
-            serde_json::to_string_pretty(&berth::oci::generate::default_spec(false)).unwrap();
-        insta::assert_snapshot!(spec);
+        let spec = berth::oci::generate::default_spec(false);
+        insta::assert_snapshot!(berth::oci::generate::to_json(&spec));
     }
 
     #[test]
