@@ -70,6 +70,12 @@ pub trait Stage {
         Ok(())
     }
 
+    /// Runs in a created container's process once `start` has released
+    /// it, just before `execve` (rung 04: the startContainer hooks).
+    fn after_start(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Runs in the runtime's process after the container has ended (or
     /// failed to start): release whatever `in_parent` created.
     fn cleanup(&mut self) {}
@@ -88,6 +94,10 @@ pub struct Container {
     /// For [`create`](Container::create): the FIFO the container waits on
     /// until `start` opens it.
     start_fifo: Option<std::path::PathBuf>,
+    /// How many descriptors after stdio the program inherits.
+    preserve_fds: u32,
+    /// Existing namespaces to enter instead of creating new ones.
+    join: Vec<(Namespace, std::os::fd::OwnedFd)>,
 }
 
 impl Container {
@@ -111,6 +121,8 @@ impl Container {
             stages: Vec::new(),
             env: None,
             start_fifo: None,
+            preserve_fds: 0,
+            join: Vec::new(),
         })
     }
 
@@ -132,6 +144,77 @@ impl Container {
         self.env = Some(env);
         self
     }
+
+    /// Let the program inherit descriptors 3 to 3+`count`-1 as well as its
+    /// standard streams (`--preserve-fds`); every other one is closed.
+    pub fn preserve_fds(mut self, count: u32) -> Container {
+        self.preserve_fds = count;
+        self
+    }
+
+    // ANCHOR: join
+    /// Enter the existing namespace at `path` (a `/proc/PID/ns/TYPE` file or
+    /// a bind mount of one, as `ip netns add` makes) instead of creating a
+    /// new one of that type. The file is opened now, while its path still
+    /// means what the caller meant.
+    pub fn join(mut self, namespace: Namespace, path: &std::path::Path) -> Result<Container> {
+        let fd = nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys(format!("opening the namespace {}", path.display()), e))?;
+        self.namespaces.retain(|ns| *ns != namespace);
+        self.join.push((namespace, fd));
+        Ok(self)
+    }
+
+    /// Enter the joined namespaces of the types for which `now` is true.
+    ///
+    /// A process can enter most namespaces itself, but it cannot change its
+    /// own PID or time namespace: `setns` on those only decides where the
+    /// process's *children* will live. So those two are entered by the
+    /// runtime just before it clones the container, the others by the
+    /// child as its first step.
+    fn enter(&self, now: impl Fn(Namespace) -> bool) -> Result<()> {
+        for (namespace, fd) in self.join.iter().filter(|(ns, _)| now(*ns)) {
+            nix::sched::setns(fd, namespace.clone_flag()).map_err(|e| {
+                Error::sys(
+                    format!("entering the existing {} namespace", namespace.proc_name()),
+                    e,
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn for_children(namespace: Namespace) -> bool {
+        matches!(namespace, Namespace::Pid | Namespace::Time)
+    }
+
+    /// Enter the joined PID and time namespaces for the next child; returns
+    /// the runtime's own, to go back to once the child exists (so hooks the
+    /// runtime runs later are not born inside the container).
+    fn enter_for_children(&self) -> Result<Vec<(Namespace, std::os::fd::OwnedFd)>> {
+        let mut own = Vec::new();
+        for (namespace, _) in self
+            .join
+            .iter()
+            .filter(|(ns, _)| Container::for_children(*ns))
+        {
+            let path = format!("/proc/self/ns/{}", namespace.proc_name());
+            let fd = nix::fcntl::open(
+                path.as_str(),
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| Error::sys(format!("opening {path}"), e))?;
+            own.push((*namespace, fd));
+        }
+        self.enter(Container::for_children)?;
+        Ok(own)
+    }
+    // ANCHOR_END: join
 
     /// Add a set-up stage after the ones already added.
     pub fn stage(mut self, stage: impl Stage + 'static) -> Container {
@@ -170,8 +253,13 @@ impl Container {
         self.init = false; // the OCI process is the container's PID 1 itself
         let signals = init::block_signals()?;
         let (outside, inside) = sync::pair()?;
+        let own = self.enter_for_children()?;
         // SAFETY: `run`'s contract: this process has a single thread.
-        let result = match unsafe { clone3(self.clone_flags()) } {
+        let cloned = unsafe { clone3(self.clone_flags()) };
+        if matches!(cloned, Ok(Forked::Parent { .. }) | Err(_)) {
+            leave(own);
+        }
+        let result = match cloned {
             Err(errno) => Err(clone_error(errno)),
             Ok(Forked::Child) => {
                 drop(outside);
@@ -197,8 +285,13 @@ impl Container {
 
     fn start_and_wait(&mut self, signals: &BlockedSignals) -> Result<ExitStatus> {
         let (outside, inside) = sync::pair()?;
+        let own = self.enter_for_children()?;
         // SAFETY: `run`'s contract: this process has a single thread.
-        match unsafe { clone3(self.clone_flags()) } {
+        let cloned = unsafe { clone3(self.clone_flags()) };
+        if matches!(cloned, Ok(Forked::Parent { .. }) | Err(_)) {
+            leave(own);
+        }
+        match cloned {
             Err(errno) => Err(clone_error(errno)),
             Ok(Forked::Child) => {
                 drop(outside);
@@ -303,6 +396,7 @@ impl Container {
         if channel.recv()? != Some(Message::Go) {
             return Err(Error::ChildDied("the runtime went away".into()));
         }
+        self.enter(|ns| !Container::for_children(ns))?;
         // The FIFO's path may not exist once the stages have changed the
         // root: hold on to the FIFO itself (an O_PATH descriptor) and
         // reopen it later through /proc/self/fd, as runc does.
@@ -321,10 +415,31 @@ impl Container {
             stage.in_child()?;
         }
         if let Some(fifo) = fifo {
+            // Everything that can fail happens now, while `create` is still
+            // listening: the process's identity, privileges and environment,
+            // and whether the program exists. After `start` only the exec
+            // itself is left (as in runc).
+            self.prepare_exec(signals)?;
+            self.check_program()?;
             // Tell the runtime we are ready, then wait for `start`: opening
             // a FIFO for writing blocks until someone opens it to read.
             channel.send(&Message::Created)?;
-            wait_for_start(&fifo)?;
+            // `start` reads from the FIFO until it closes, which the exec
+            // does (close-on-exec): so `start` returns once the program
+            // runs, or with the error that kept it from running.
+            let mut started = wait_for_start(&fifo)?;
+            for stage in &mut self.stages {
+                if let Err(error) = stage.after_start() {
+                    let _ = started.write_all(error.to_string().as_bytes());
+                    return Err(error);
+                }
+            }
+            let Err(errno) = execvp(&self.command[0], &self.command);
+            let _ = write!(started, "exec {}: {}", self.program(), errno.desc());
+            return Err(Error::Exec {
+                command: self.program(),
+                errno,
+            });
         }
         if !self.init {
             // The command becomes PID 1 itself.
@@ -374,12 +489,67 @@ impl Container {
         for stage in &mut self.stages {
             stage.before_exec()?;
         }
+        close_on_exec_from(3 + self.preserve_fds)?;
         signals.reset_for_exec()
+    }
+
+    /// Fail now, with the shell's "not found", if the program cannot be
+    /// found: after `start` there is nobody left to tell.
+    fn check_program(&self) -> Result<()> {
+        let program = std::path::Path::new(std::ffi::OsStr::from_bytes(self.command[0].as_bytes()));
+        let found = if program.components().count() > 1 {
+            program.exists()
+        } else {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(Error::Exec {
+                command: self.program(),
+                errno: Errno::ENOENT,
+            })
+        }
+    }
+}
+
+// ANCHOR: close_on_exec
+/// Mark every descriptor from `first` up close-on-exec, so the program
+/// inherits only its standard streams (and the ones `--preserve-fds` asks
+/// for). A runtime holds descriptors the container must never get — the
+/// state directory, its lock, sockets; whatever its own caller leaked into
+/// it. Close-on-exec rather than closed: the channel to the runtime must
+/// still work if the exec fails.
+fn close_on_exec_from(first: u32) -> Result<()> {
+    // SAFETY: close_range takes no pointers; with CLOSE_RANGE_CLOEXEC it
+    // only sets a flag on descriptors.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(Error::sys("close_range (CLOEXEC)", Errno::last()))
+    }
+}
+// ANCHOR_END: close_on_exec
+
+/// Go back to the runtime's own namespaces (see
+/// [`Container::enter_for_children`]).
+fn leave(own: Vec<(Namespace, std::os::fd::OwnedFd)>) {
+    for (namespace, fd) in own {
+        let _ = nix::sched::setns(fd, namespace.clone_flag());
     }
 }
 
 /// Block until `start` opens the FIFO for reading, then tell it we saw it.
-fn wait_for_start(fifo: &std::os::fd::OwnedFd) -> Result<()> {
+fn wait_for_start(fifo: &std::os::fd::OwnedFd) -> Result<std::fs::File> {
     use std::os::fd::AsRawFd;
     let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
     let mut file = std::fs::OpenOptions::new()
@@ -387,7 +557,8 @@ fn wait_for_start(fifo: &std::os::fd::OwnedFd) -> Result<()> {
         .open(&path)
         .map_err(|e| Error::Invalid(format!("waiting for start ({path}): {e}")))?;
     file.write_all(b"0")
-        .map_err(|e| Error::Invalid(format!("answering start: {e}")))
+        .map_err(|e| Error::Invalid(format!("answering start: {e}")))?;
+    Ok(file)
 }
 
 /// End this process at once, with `_exit(2)`: no exit handlers, no

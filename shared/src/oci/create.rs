@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use super::hooks::CreateHooks;
 use super::mounts::BundleRoot;
 use super::process::ProcessSetup;
 use super::state::{check_id, now, write_pid_file, State, Status, Store, Stored};
@@ -15,10 +16,21 @@ use crate::container::Container;
 use crate::ns::{CgroupNamespace, Hostname, Namespace};
 use crate::{Error, Result};
 
+/// What `create`'s command line adds to the bundle.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Where to write the container's PID (`--pid-file`).
+    pub pid_file: Option<PathBuf>,
+    /// Where to send the terminal's master (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+    /// Descriptors beyond stdio the program inherits (`--preserve-fds`).
+    pub preserve_fds: u32,
+}
+
 // ANCHOR: create
 /// Create container `id` from the bundle in `bundle`: its process is left
 /// set up and waiting for `start`. On any error, nothing is left behind.
-pub fn create(store: &Store, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Result<State> {
+pub fn create(store: &Store, id: &str, bundle: &Path, options: &Options) -> Result<State> {
     check_id(id)?;
     let _lock = store.lock()?;
     let dir = store.dir(id);
@@ -28,22 +40,29 @@ pub fn create(store: &Store, id: &str, bundle: &Path, pid_file: Option<&Path>) -
     let bundle = Bundle::load(bundle)?;
     fs::create_dir_all(&dir)
         .map_err(|e| Error::Invalid(format!("creating {}: {e}", dir.display())))?;
-    let created = create_in(store, id, &bundle, pid_file);
+    let created = create_in(store, id, &bundle, options);
     if created.is_err() {
         let _ = fs::remove_dir_all(&dir);
     }
     created
 }
 
-fn create_in(store: &Store, id: &str, bundle: &Bundle, pid_file: Option<&Path>) -> Result<State> {
+fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Result<State> {
     let spec = &bundle.spec;
     let (parent, name) = cgroup_path(spec, id);
     let cgroup = Cgroup::create(&Hierarchy::detect()?, &parent, &name, &limits(spec))?;
-    let container = container(bundle, &cgroup)?;
+    let hooks = CreateHooks::new(spec, id, &bundle.dir, store.dir(id).join("hooks.json"));
+    let container = container(bundle, &cgroup, hooks)?.preserve_fds(options.preserve_fds);
 
     let fifo = store.fifo(id);
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+    // Writable by anyone: the process opens it after it has become
+    // process.user, and only it can reach it (through a descriptor it
+    // opened while still root; the state directory is root's alone).
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys(format!("creating {}", fifo.display()), e))?;
+    // mkfifo's mode passes through the umask: set the bits for certain.
+    fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .map_err(|e| Error::Invalid(format!("chmod {}: {e}", fifo.display())))?;
     // If this fails, dropping `cgroup` removes it.
     let pid = container.create(fifo)?;
 
@@ -61,8 +80,10 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, pid_file: Option<&Path>) 
     store.save(&Stored {
         state: state.clone(),
         cgroup: cgroup.keep(),
+        hooks: spec.hooks().clone(),
+        annotations: spec.annotations().clone(),
     })?;
-    if let Some(path) = pid_file {
+    if let Some(path) = &options.pid_file {
         write_pid_file(path, state.pid)?;
     }
     Ok(state)
@@ -72,7 +93,11 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, pid_file: Option<&Path>) 
 // ANCHOR: container
 /// The container `config.json` describes: its namespaces, and the stages
 /// that fill them in, in the order they must run.
-pub fn container(bundle: &Bundle, cgroup: &Cgroup) -> Result<Container> {
+pub fn container(
+    bundle: &Bundle,
+    cgroup: &Cgroup,
+    hooks: Option<CreateHooks>,
+) -> Result<Container> {
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("checked by Bundle::load");
     let args: Vec<OsString> = process
@@ -89,23 +114,35 @@ pub fn container(bundle: &Bundle, cgroup: &Cgroup) -> Result<Container> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     refuse_unsupported(spec)?;
-    let namespaces = namespaces(spec)?;
+    let (namespaces, joined) = namespaces(spec)?;
     let mut container = Container::new(args)?
         .namespaces(namespaces.clone())
         .env(env);
-    if namespaces.contains(&Namespace::Cgroup) {
+    for (namespace, path) in &joined {
+        container = container.join(*namespace, path)?;
+    }
+    if namespaces.contains(&Namespace::Cgroup)
+        && !joined.iter().any(|(ns, _)| *ns == Namespace::Cgroup)
+    {
         container = container.stage(CgroupNamespace);
     }
     if let Some(hostname) = spec.hostname() {
-        if !namespaces.contains(&Namespace::Uts) {
+        if !namespaces.contains(&Namespace::Uts)
+            || joined.iter().any(|(ns, _)| *ns == Namespace::Uts)
+        {
             return Err(Error::Invalid(
                 "hostname is set, but there is no uts namespace to set it in".into(),
             ));
         }
         container = container.stage(Hostname(hostname.clone()));
     }
+    container = container.stage(cgroup.join());
+    // Hooks after the cgroup (a hook may look at it) and before the root
+    // changes (createContainer's paths are the host's).
+    if let Some(hooks) = hooks {
+        container = container.stage(hooks);
+    }
     Ok(container
-        .stage(cgroup.join())
         .stage(BundleRoot::new(spec, &bundle.rootfs))
         .stage(ProcessSetup::new(process)?))
 }
@@ -121,9 +158,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
             "{what} is not supported yet by this rung"
         )))
     };
-    if spec.hooks().is_some() {
-        return refuse("hooks");
-    }
     if let Some(linux) = spec.linux() {
         if linux.seccomp().is_some() {
             return refuse("linux.seccomp");
@@ -154,22 +188,21 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
 }
 // ANCHOR_END: unsupported
 
-/// `linux.namespaces`, as the kit's namespace types.
-fn namespaces(spec: &Spec) -> Result<Vec<Namespace>> {
+/// The namespaces to create, and the ones to join (with a `path`).
+type Namespaces = (Vec<Namespace>, Vec<(Namespace, PathBuf)>);
+
+/// `linux.namespaces`, as the kit's namespace types: every listed type,
+/// and, for those with a `path`, where the namespace to join is.
+fn namespaces(spec: &Spec) -> Result<Namespaces> {
     let mut out = Vec::new();
+    let mut joined = Vec::new();
     let listed = spec
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     for ns in listed {
-        if ns.path().is_some() {
-            return Err(Error::Invalid(format!(
-                "joining an existing {:?} namespace (\"path\") is not supported yet",
-                ns.typ()
-            )));
-        }
-        out.push(match ns.typ() {
+        let namespace = match ns.typ() {
             LinuxNamespaceType::Mount => Namespace::Mount,
             LinuxNamespaceType::Uts => Namespace::Uts,
             LinuxNamespaceType::Ipc => Namespace::Ipc,
@@ -180,7 +213,18 @@ fn namespaces(spec: &Spec) -> Result<Vec<Namespace>> {
             LinuxNamespaceType::User => {
                 return Err(Error::Invalid("user namespaces come with rung 06".into()))
             }
-        });
+        };
+        if let Some(path) = ns.path() {
+            if !path.is_absolute() {
+                return Err(Error::Invalid(format!(
+                    "linux.namespaces: the {} namespace's path {} must be an absolute path",
+                    namespace.proc_name(),
+                    path.display()
+                )));
+            }
+            joined.push((namespace, path.clone()));
+        }
+        out.push(namespace);
     }
     if !out.contains(&Namespace::Mount) {
         return Err(Error::Invalid(
@@ -188,7 +232,7 @@ fn namespaces(spec: &Spec) -> Result<Vec<Namespace>> {
                 .into(),
         ));
     }
-    Ok(out)
+    Ok((out, joined))
 }
 
 /// `linux.cgroupsPath` as a parent and a name; by default `/berth/ID`.

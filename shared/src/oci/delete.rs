@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::hooks;
 use super::state::{alive, Status, Store};
 use crate::cgroup::Cgroup;
 use crate::{Error, Result};
@@ -32,8 +33,15 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
             }
         }
     }
+    let poststop = stored.hooks.as_ref().and_then(|h| h.poststop().clone());
+    let state = stored.hook_state("stopped");
     Cgroup::adopt(stored.cgroup).remove()?;
     std::fs::remove_dir_all(store.dir(id))
-        .map_err(|e| Error::Invalid(format!("removing the state of {id:?}: {e}")))
+        .map_err(|e| Error::Invalid(format!("removing the state of {id:?}: {e}")))?;
+    // Everything is released; a failing poststop hook only gets a warning.
+    if let Err(error) = hooks::run("poststop", &poststop.unwrap_or_default(), &state) {
+        eprintln!("warning: {error}");
+    }
+    Ok(())
 }
 // ANCHOR_END: delete

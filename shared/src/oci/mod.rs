@@ -38,6 +38,7 @@ pub mod bundle;
 pub mod create;
 pub mod delete;
 pub mod generate;
+pub mod hooks;
 pub mod kill;
 pub mod mounts;
 pub mod process;

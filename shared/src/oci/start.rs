@@ -6,6 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use super::hooks;
 use super::state::{Status, Store};
 use crate::{Error, Result};
 
@@ -44,7 +45,47 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     }
     fs::remove_file(&fifo)
         .map_err(|e| Error::Invalid(format!("removing {}: {e}", fifo.display())))?;
+    // The process keeps its end open until its exec closes it: the end
+    // of the FIFO means the program runs. Anything written before that
+    // is why it does not (a startContainer hook failed, the exec did).
+    let why = read_to_end(&mut file)?;
+    if !why.is_empty() {
+        return Err(Error::Invalid(format!(
+            "container {id:?} could not start: {why}"
+        )));
+    }
     stored.state.status = Status::Running;
-    store.save(&stored)
+    store.save(&stored)?;
+    // The program runs (or is about to). A failing poststart hook cannot
+    // undo that: the specification asks only for a warning.
+    let poststart = stored.hooks.as_ref().and_then(|h| h.poststart().clone());
+    if let Err(error) = hooks::run(
+        "poststart",
+        &poststart.unwrap_or_default(),
+        &stored.hook_state("running"),
+    ) {
+        eprintln!("warning: {error}");
+    }
+    Ok(())
 }
 // ANCHOR_END: start
+
+/// Read a non-blocking FIFO until every writer has closed it.
+fn read_to_end(file: &mut fs::File) -> Result<String> {
+    let mut text = Vec::new();
+    loop {
+        let mut fds = [PollFd::new(
+            std::os::fd::AsFd::as_fd(&*file),
+            PollFlags::POLLIN,
+        )];
+        poll(&mut fds, PollTimeout::NONE)
+            .map_err(|e| Error::sys("waiting for the container", e))?;
+        let mut chunk = [0u8; 512];
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(String::from_utf8_lossy(&text).into_owned()),
+            Ok(n) => text.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(Error::Invalid(format!("reading the start FIFO: {e}"))),
+        }
+    }
+}

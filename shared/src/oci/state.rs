@@ -65,6 +65,32 @@ pub struct Stored {
     pub state: State,
     /// The container's cgroup directories.
     pub cgroup: Vec<PathBuf>,
+    /// The hooks `start` and `delete` still have to run (poststart,
+    /// poststop): the bundle may be gone by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// `config.json`'s annotations, which hooks get with the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<std::collections::HashMap<String, String>>,
+}
+
+impl Stored {
+    /// The state a hook reads on its standard input.
+    pub fn hook_state(&self, status: &str) -> serde_json::Value {
+        let mut state = serde_json::json!({
+            "ociVersion": self.state.oci_version,
+            "id": self.state.id,
+            "status": status,
+            "bundle": self.state.bundle,
+        });
+        if self.state.pid > 0 {
+            state["pid"] = serde_json::json!(self.state.pid);
+        }
+        if let Some(annotations) = &self.annotations {
+            state["annotations"] = serde_json::json!(annotations);
+        }
+        state
+    }
 }
 // ANCHOR_END: state
 

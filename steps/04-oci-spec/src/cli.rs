@@ -150,6 +150,17 @@ pub struct CreateOptions {
 }
 // ANCHOR_END: args
 
+impl CreateOptions {
+    /// The options as the library takes them.
+    fn library(&self) -> oci::create::Options {
+        oci::create::Options {
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            preserve_fds: self.preserve_fds,
+        }
+    }
+}
+
 // ANCHOR: run
 /// Carry out one command; returns the exit status.
 pub fn run(args: &Args) -> anyhow::Result<i32> {
@@ -161,12 +172,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         Command::Spec { bundle, rootless } => oci::generate::write(bundle, *rootless)?,
         Command::Create { options } => {
             check_unsupported(options)?;
-            oci::create::create(
-                &store,
-                &options.id,
-                &options.bundle,
-                options.pid_file.as_deref(),
-            )?;
+            oci::create::create(&store, &options.id, &options.bundle, &options.library())?;
         }
         Command::Start { id } => oci::start::start(&store, id)?,
         Command::State { id } => {
@@ -197,9 +203,6 @@ fn check_unsupported(options: &CreateOptions) -> anyhow::Result<()> {
     if options.console_socket.is_some() {
         bail!("--console-socket is not supported yet (process.terminal)");
     }
-    if options.preserve_fds > 0 {
-        bail!("--preserve-fds is not supported yet");
-    }
     Ok(())
 }
 
@@ -209,12 +212,7 @@ fn check_unsupported(options: &CreateOptions) -> anyhow::Result<()> {
 fn run_container(store: &Store, options: &CreateOptions, detach: bool) -> anyhow::Result<i32> {
     check_unsupported(options)?;
     let signals = init::block_signals()?;
-    let state = oci::create::create(
-        store,
-        &options.id,
-        &options.bundle,
-        options.pid_file.as_deref(),
-    )?;
+    let state = oci::create::create(store, &options.id, &options.bundle, &options.library())?;
     let started = oci::start::start(store, &options.id);
     if let Err(error) = started {
         let _ = oci::delete::delete(store, &options.id, true);

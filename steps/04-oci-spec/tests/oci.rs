@@ -57,6 +57,41 @@ fn main() {
             Needs::Root,
             unsupported,
         ),
+        test(
+            "hooks_run_in_the_specs_order_with_the_state",
+            Needs::RootAnd("runc"),
+            hook_order,
+        ),
+        test(
+            "a_failing_or_hanging_hook_fails_create_and_leaves_nothing",
+            Needs::Root,
+            failing_hooks,
+        ),
+        test(
+            "a_failing_start_hook_stops_a_failing_poststart_or_poststop_warns",
+            Needs::Root,
+            late_hooks,
+        ),
+        test(
+            "joins_an_existing_network_namespace_by_path",
+            Needs::RootAnd("ip"),
+            join_netns,
+        ),
+        test(
+            "joins_another_containers_pid_namespace",
+            Needs::Root,
+            join_pidns,
+        ),
+        test(
+            "only_stdio_and_preserved_fds_reach_the_program_as_with_runc",
+            Needs::RootAnd("runc"),
+            descriptors,
+        ),
+        test(
+            "a_missing_program_or_cwd_fails_create_not_start",
+            Needs::Root,
+            create_time_errors,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -322,8 +357,9 @@ fn run_status() -> Outcome {
 fn refused(tag: &str, edit: impl Fn(&mut Value), says: &str) -> Outcome {
     let rt = Runtime::new(OURS, tag);
     let dir = bundle(tag, &["true"], edit);
-    let out = rt.run(&["create", "--bundle", dir.to_str().unwrap(), "bad"]);
-    let left = rt.root.join("bad").exists();
+    // The tag as the ID: tests run in parallel, and IDs name cgroups.
+    let out = rt.run(&["create", "--bundle", dir.to_str().unwrap(), tag]);
+    let left = rt.root.join(tag).exists();
     let _ = fs::remove_dir_all(&dir);
     check(!out.status.success() && text(&out).contains(says), || {
         format!(
@@ -362,7 +398,7 @@ fn bad_bundles() -> Outcome {
     let rt = Runtime::new(OURS, "syntax");
     let dir = bundle("syntax", &["true"], |_| {});
     fs::write(dir.join("config.json"), "{ not json").unwrap();
-    let out = rt.run(&["create", "--bundle", dir.to_str().unwrap(), "bad"]);
+    let out = rt.run(&["create", "--bundle", dir.to_str().unwrap(), "syntax"]);
     let _ = fs::remove_dir_all(&dir);
     check(
         !out.status.success() && text(&out).contains("config.json"),
@@ -411,11 +447,6 @@ fn unsupported() -> Outcome {
         "linux.seccomp",
     )?;
     refused(
-        "hooks",
-        |c| c["hooks"] = json!({"poststart": [{"path": "/bin/true"}]}),
-        "hooks",
-    )?;
-    refused(
         "terminal",
         |c| c["process"]["terminal"] = json!(true),
         "terminal",
@@ -424,5 +455,285 @@ fn unsupported() -> Outcome {
         "userns",
         |c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]),
         "user namespaces",
+    )
+}
+
+/// A hook that appends "KIND STATUS" (the status from the state on its
+/// standard input) to `log`.
+fn logging_hook(kind: &str, log: &str) -> Value {
+    let script =
+        format!("sed -n 's/.*\"status\":\"\\([a-z]*\\)\".*/{kind} \\1/p' >> {log}; echo >> {log}");
+    json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+}
+
+/// The hooks, in the order they ran, with the status each was given.
+fn hook_log(program: &str) -> std::result::Result<Vec<String>, String> {
+    let name = Path::new(program)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let logs = std::env::temp_dir().join(format!("berth-hooklog-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&logs);
+    fs::create_dir_all(&logs).unwrap();
+    let host_log = logs.join("log").display().to_string();
+    let dir = bundle(&format!("hooks-{name}"), &["true"], |c| {
+        let mut hooks = json!({});
+        for kind in [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop",
+        ] {
+            hooks[kind] = json!([logging_hook(kind, &host_log)]);
+        }
+        // startContainer runs inside the container, after pivot_root: it
+        // writes through a bind mount of the log's folder.
+        hooks["startContainer"] = json!([logging_hook("startContainer", "/tmp/log")]);
+        c["hooks"] = hooks;
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            // (onto a folder the image has: the shared image is never changed)
+            .push(json!({"destination": "/tmp", "type": "bind", "source": logs, "options": ["rbind", "rw"]}));
+    });
+    let rt = Runtime::new(program, "hooks");
+    let bundle = dir.to_str().unwrap();
+    let mut steps = Vec::new();
+    steps.push(rt.run(&["create", "--bundle", bundle, "h1"]));
+    steps.push(rt.run(&["start", "h1"]));
+    wait_stopped(&rt, "h1");
+    steps.push(rt.run(&["delete", "h1"]));
+    let log = fs::read_to_string(&host_log).unwrap_or_default();
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(&logs);
+    for out in &steps {
+        if !out.status.success() {
+            return Err(format!("{program}: {}", text(out)));
+        }
+    }
+    Ok(log
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+fn hook_order() -> Outcome {
+    // The specification's order. poststart runs "after the user-specified
+    // process is executed": after startContainer, and the container is
+    // running by then.
+    let spec = [
+        "prestart creating",
+        "createRuntime creating",
+        "createContainer creating",
+        "startContainer created",
+        "poststart running",
+        "poststop stopped",
+    ];
+    check_eq(
+        hook_log(OURS)?,
+        spec.map(String::from).to_vec(),
+        "our hooks",
+    )?;
+    // runc 1.1 runs poststart as soon as the process is released, racing
+    // startContainer, with the state still "created": compare the hooks it
+    // runs, and their order, apart from that.
+    let kinds = |log: Vec<String>| {
+        let mut kinds: Vec<String> = log
+            .iter()
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    check_eq(
+        kinds(hook_log("runc")?),
+        kinds(spec.map(String::from).to_vec()),
+        "the hooks runc runs",
+    )
+}
+
+fn failing_hooks() -> Outcome {
+    refused(
+        "failing-hook",
+        |c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]}),
+        "hooks.createRuntime[0] (/bin/false): it failed",
+    )?;
+    refused(
+        "failing-container-hook",
+        |c| c["hooks"] = json!({"createContainer": [{"path": "/no/such/hook"}]}),
+        "hooks.createContainer[0] (/no/such/hook): cannot run it",
+    )?;
+    let began = Instant::now();
+    refused(
+        "hanging-hook",
+        |c| {
+            c["hooks"] =
+                json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]})
+        },
+        "after its timeout of 1 s",
+    )?;
+    let took = began.elapsed();
+    check(took < Duration::from_secs(5), || {
+        format!("a hook with a 1 s timeout held create for {took:?}")
+    })?;
+    // The refused containers' cgroups are gone too.
+    let left: Vec<PathBuf> = ["memory", "pids", "unified"]
+        .iter()
+        .flat_map(|c| {
+            ["failing-hook", "failing-container-hook", "hanging-hook"]
+                .map(|id| Path::new("/sys/fs/cgroup").join(c).join("berth").join(id))
+        })
+        .filter(|p| p.exists())
+        .collect();
+    check(left.is_empty(), || format!("cgroups left behind: {left:?}"))
+}
+
+fn late_hooks() -> Outcome {
+    let rt = Runtime::new(OURS, "late-hooks");
+    let dir = bundle("late-hooks", &["true"], |c| {
+        c["hooks"] = json!({
+            "poststart": [{"path": "/bin/false"}],
+            "poststop": [{"path": "/bin/false"}],
+        })
+    });
+    let path = dir.to_str().unwrap();
+    let created = rt.run(&["create", "--bundle", path, "l1"]);
+    let started = rt.run(&["start", "l1"]);
+    wait_stopped(&rt, "l1");
+    let deleted = rt.run(&["delete", "l1"]);
+    let _ = fs::remove_dir_all(&dir);
+    check(created.status.success(), || text(&created))?;
+    check(
+        started.status.success() && text(&started).contains("warning: hooks.poststart[0]"),
+        || text(&started),
+    )?;
+    check(
+        deleted.status.success() && text(&deleted).contains("warning: hooks.poststop[0]"),
+        || text(&deleted),
+    )?;
+    check_eq(rt.status("l1"), "gone".to_string(), "after delete")?;
+    // startContainer runs in the container, after start released it: if
+    // it fails, start says so and the program never runs.
+    let rt = Runtime::new(OURS, "start-hook");
+    let dir = bundle("start-hook", &["touch", "/tmp/ran"], |c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]})
+    });
+    let created = rt.run(&["create", "--bundle", dir.to_str().unwrap(), "s1"]);
+    let started = rt.run(&["start", "s1"]);
+    let status = wait_stopped(&rt, "s1");
+    rt.run(&["delete", "--force", "s1"]);
+    let _ = fs::remove_dir_all(&dir);
+    check(created.status.success(), || text(&created))?;
+    check(
+        !started.status.success()
+            && text(&started).contains("hooks.startContainer[0] (/bin/false): it failed"),
+        || text(&started),
+    )?;
+    check_eq(
+        status.as_str(),
+        "stopped",
+        "the container after a failed startContainer hook",
+    )
+}
+
+/// Replace namespace `typ`'s entry with one that joins `path`.
+fn join(config: &mut Value, typ: &str, path: &str) {
+    for ns in config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == typ {
+            ns["path"] = json!(path);
+        }
+    }
+}
+
+fn join_netns() -> Outcome {
+    let name = format!("berth-test-{}", std::process::id());
+    let added = Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap();
+    check(added.success(), || format!("ip netns add {name}"))?;
+    let path = format!("/var/run/netns/{name}");
+    let inode = fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let (out, code) = run_in(OURS, "netns", &["readlink", "/proc/self/ns/net"], |c| {
+        join(c, "network", &path)
+    });
+    Command::new("ip")
+        .args(["netns", "delete", &name])
+        .status()
+        .unwrap();
+    check_eq(code, Some(0), "exit status")?;
+    check_eq(
+        out.trim().to_string(),
+        format!("net:[{}]", inode.unwrap()),
+        "the container's network namespace",
+    )
+}
+
+fn join_pidns() -> Outcome {
+    let rt = Runtime::new(OURS, "pidns");
+    let first = bundle("pidns-first", &["sleep", "30"], |_| {});
+    let run = rt.run(&["run", "--detach", "--bundle", first.to_str().unwrap(), "p1"]);
+    let result = (|| {
+        check(run.status.success(), || text(&run))?;
+        let pid = rt.state("p1").unwrap()["pid"].as_i64().unwrap();
+        let path = format!("/proc/{pid}/ns/pid");
+        let (out, code) = run_in(OURS, "pidns-second", &["ps", "-o", "pid,args"], |c| {
+            join(c, "pid", &path)
+        });
+        check_eq(code, Some(0), "exit status")?;
+        check(out.contains("1 sleep 30"), || {
+            format!("the second container should see the first's sleep as PID 1: {out}")
+        })
+    })();
+    rt.run(&["delete", "--force", "p1"]);
+    let _ = fs::remove_dir_all(&first);
+    result
+}
+
+fn descriptors() -> Outcome {
+    let mut seen = Vec::new();
+    for program in [OURS, "runc"] {
+        let name = Path::new(program)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let dir = bundle(&format!("fds-{name}"), &["ls", "/proc/self/fd"], |_| {});
+        let root =
+            std::env::temp_dir().join(format!("berth-oci-fds-{name}-{}", std::process::id()));
+        // Descriptors 3 and 4 open in the runtime; only 3 is to be passed.
+        let script = format!(
+            "exec 3</etc/hostname 4</etc/hostname; {program} --root {root} run --bundle {dir} --preserve-fds 1 f1; \
+             {program} --root {root} run --bundle {dir} f2",
+            root = root.display(),
+            dir = dir.display()
+        );
+        let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+        let _ = fs::remove_dir_all(&dir);
+        let _ = fs::remove_dir_all(&root);
+        check(out.status.success(), || text(&out))?;
+        seen.push(text(&out));
+    }
+    check(seen[0].starts_with("0\n1\n2\n3\n"), || seen[0].clone())?;
+    check_eq(
+        &seen[0],
+        &seen[1],
+        "descriptors in the container, ours against runc's",
+    )
+}
+
+fn create_time_errors() -> Outcome {
+    refused(
+        "no-program",
+        |c| c["process"]["args"] = json!(["/no/such/program"]),
+        "/no/such/program",
+    )?;
+    refused(
+        "no-cwd",
+        |c| c["process"]["cwd"] = json!("/no/such/dir"),
+        "entering process.cwd /no/such/dir",
     )
 }
