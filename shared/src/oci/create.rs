@@ -10,6 +10,7 @@ use super::hooks::CreateHooks;
 use super::mounts::BundleRoot;
 use super::process::ProcessSetup;
 use super::state::{check_id, now, write_pid_file, State, Status, Store, Stored};
+use super::tty::Console;
 use super::Bundle;
 use crate::cgroup::{Cgroup, CpuQuota, Hierarchy, Limits};
 use crate::container::Container;
@@ -52,7 +53,8 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
     let (parent, name) = cgroup_path(spec, id);
     let cgroup = Cgroup::create(&Hierarchy::detect()?, &parent, &name, &limits(spec))?;
     let hooks = CreateHooks::new(spec, id, &bundle.dir, store.dir(id).join("hooks.json"));
-    let container = container(bundle, &cgroup, hooks)?.preserve_fds(options.preserve_fds);
+    let console = console(spec, options.console_socket.as_deref())?;
+    let container = container(bundle, &cgroup, hooks, console)?.preserve_fds(options.preserve_fds);
 
     let fifo = store.fifo(id);
     // Writable by anyone: the process opens it after it has become
@@ -97,6 +99,7 @@ pub fn container(
     bundle: &Bundle,
     cgroup: &Cgroup,
     hooks: Option<CreateHooks>,
+    console: Option<Console>,
 ) -> Result<Container> {
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("checked by Bundle::load");
@@ -142,9 +145,12 @@ pub fn container(
     if let Some(hooks) = hooks {
         container = container.stage(hooks);
     }
-    Ok(container
-        .stage(BundleRoot::new(spec, &bundle.rootfs))
-        .stage(ProcessSetup::new(process)?))
+    container = container.stage(BundleRoot::new(spec, &bundle.rootfs));
+    // The terminal once the container's own /dev/pts is in place.
+    if let Some(console) = console {
+        container = container.stage(console);
+    }
+    Ok(container.stage(ProcessSetup::new(process)?))
 }
 // ANCHOR_END: container
 
@@ -187,6 +193,25 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: unsupported
+
+/// `process.terminal` and `--console-socket` go together: a terminal's
+/// master must go somewhere, and a socket with nothing to receive is a
+/// mistake worth reporting.
+fn console(spec: &Spec, socket: Option<&Path>) -> Result<Option<Console>> {
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    match (terminal, socket) {
+        (true, Some(socket)) => Ok(Some(Console::connect(socket)?)),
+        (true, None) => Err(Error::Invalid(
+            "process.terminal is true, but there is no --console-socket to send the terminal to"
+                .into(),
+        )),
+        (false, Some(_)) => Err(Error::Invalid(
+            "--console-socket is given, but process.terminal is false: there is no terminal to send"
+                .into(),
+        )),
+        (false, None) => Ok(None),
+    }
+}
 
 /// The namespaces to create, and the ones to join (with a `path`).
 type Namespaces = (Vec<Namespace>, Vec<(Namespace, PathBuf)>);

@@ -44,6 +44,7 @@ pub mod mounts;
 pub mod process;
 pub mod start;
 pub mod state;
+pub mod tty;
 
 pub use bundle::Bundle;
 pub use state::{State, Status, Store};

@@ -41,11 +41,6 @@ struct Capabilities {
 impl ProcessSetup {
     /// The stage for `process`; refuses what this rung cannot honour.
     pub fn new(process: &Process) -> Result<ProcessSetup> {
-        if process.terminal() == Some(true) {
-            return Err(Error::Invalid(
-                "process.terminal: a terminal (with --console-socket) is not supported yet; set it to false".into(),
-            ));
-        }
         if process.apparmor_profile().is_some() || process.selinux_label().is_some() {
             return Err(Error::Invalid(
                 "process.apparmorProfile / selinuxLabel: this runtime supports neither".into(),

@@ -171,7 +171,6 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     match &args.command {
         Command::Spec { bundle, rootless } => oci::generate::write(bundle, *rootless)?,
         Command::Create { options } => {
-            check_unsupported(options)?;
             oci::create::create(&store, &options.id, &options.bundle, &options.library())?;
         }
         Command::Start { id } => oci::start::start(&store, id)?,
@@ -198,19 +197,10 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
 }
 // ANCHOR_END: run
 
-/// Options this rung does not support yet: refused, never ignored.
-fn check_unsupported(options: &CreateOptions) -> anyhow::Result<()> {
-    if options.console_socket.is_some() {
-        bail!("--console-socket is not supported yet (process.terminal)");
-    }
-    Ok(())
-}
-
 // ANCHOR: run_container
 /// `run`: create, start, wait — in the foreground, as the container's
 /// parent, forwarding signals to it — then delete.
 fn run_container(store: &Store, options: &CreateOptions, detach: bool) -> anyhow::Result<i32> {
-    check_unsupported(options)?;
     let signals = init::block_signals()?;
     let state = oci::create::create(store, &options.id, &options.bundle, &options.library())?;
     let started = oci::start::start(store, &options.id);

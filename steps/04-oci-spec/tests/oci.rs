@@ -92,6 +92,16 @@ fn main() {
             Needs::Root,
             create_time_errors,
         ),
+        test(
+            "the_terminal_reaches_the_console_socket_as_with_runc",
+            Needs::RootAnd("runc"),
+            terminal,
+        ),
+        test(
+            "a_terminal_needs_a_console_socket_and_the_reverse",
+            Needs::Root,
+            terminal_errors,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -447,11 +457,6 @@ fn unsupported() -> Outcome {
         "linux.seccomp",
     )?;
     refused(
-        "terminal",
-        |c| c["process"]["terminal"] = json!(true),
-        "terminal",
-    )?;
-    refused(
         "userns",
         |c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]),
         "user namespaces",
@@ -735,5 +740,105 @@ fn create_time_errors() -> Outcome {
         "no-cwd",
         |c| c["process"]["cwd"] = json!("/no/such/dir"),
         "entering process.cwd /no/such/dir",
+    )
+}
+
+/// Listen on a console socket at `path`; the thread receives the
+/// terminal's master and reads everything the container writes to it.
+fn console_receiver(path: &Path) -> std::thread::JoinHandle<std::result::Result<String, String>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+        let mut name = [0u8; 64];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut name)];
+        let message = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut fd = None;
+        for cmsg in message.cmsgs().map_err(|e| e.to_string())? {
+            if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                fd = fds.first().copied();
+            }
+        }
+        let fd = fd.ok_or("no descriptor in the message")?;
+        // SAFETY: the descriptor was just received, and nothing else owns it.
+        let mut master = unsafe { fs::File::from_raw_fd(fd) };
+        let mut output = Vec::new();
+        // Reading ends with EIO once the container's side has closed.
+        let _ = master.read_to_end(&mut output);
+        Ok(String::from_utf8_lossy(&output).into_owned())
+    })
+}
+
+fn terminal() -> Outcome {
+    let script = "tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-a-terminal; \
+                  ls -l /dev/console | cut -c1; ps -o stat | sed -n 2p | cut -c2";
+    let mut seen = Vec::new();
+    for program in [OURS, "runc"] {
+        let name = Path::new(program)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let rt = Runtime::new(program, "tty");
+        let dir = bundle(&format!("tty-{name}"), &["sh", "-c", script], |c| {
+            c["process"]["terminal"] = json!(true)
+        });
+        let socket = dir.join("console.sock");
+        let receiver = console_receiver(&socket);
+        let args = [
+            "create",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--console-socket",
+        ];
+        let created = rt.run(&[&args[..], &[socket.to_str().unwrap(), "t1"]].concat());
+        let started = rt.run(&["start", "t1"]);
+        wait_stopped(&rt, "t1");
+        rt.run(&["delete", "--force", "t1"]);
+        let _ = fs::remove_dir_all(&dir);
+        check(created.status.success() && started.status.success(), || {
+            format!("{program}: {}{}", text(&created), text(&started))
+        })?;
+        seen.push(receiver.join().unwrap()?);
+    }
+    check(
+        seen[0].contains("/dev/pts/0\r\nstdio-is-a-terminal\r\n"),
+        || format!("our container's terminal: {:?}", seen[0]),
+    )?;
+    check_eq(
+        &seen[0],
+        &seen[1],
+        "what the terminal shows, ours against runc's",
+    )
+}
+
+fn terminal_errors() -> Outcome {
+    refused(
+        "tty-no-socket",
+        |c| c["process"]["terminal"] = json!(true),
+        "no --console-socket",
+    )?;
+    let rt = Runtime::new(OURS, "socket-no-tty");
+    let dir = bundle("socket-no-tty", &["true"], |_| {});
+    let out = rt.run(&[
+        "create",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--console-socket",
+        "/nowhere",
+        "st",
+    ]);
+    let _ = fs::remove_dir_all(&dir);
+    check(
+        !out.status.success() && text(&out).contains("process.terminal is false"),
+        || text(&out),
     )
 }
