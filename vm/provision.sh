@@ -73,6 +73,7 @@ fi
 # Everything the rungs, their tests, the book and the benchmarks use.
 PACKAGES=(
     build-essential pkg-config ca-certificates curl git   # building
+    libseccomp-dev                                        # rung 04: linux.seccomp
     iproute2 procps util-linux kmod                       # the rungs' tools
     busybox-static cpio qemu-system-x86                   # the test image, the micro-VM
     uidmap                                                # rung 06: newuidmap, newgidmap

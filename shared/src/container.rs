@@ -96,6 +96,8 @@ pub struct Container {
     start_fifo: Option<std::path::PathBuf>,
     /// How many descriptors after stdio the program inherits.
     preserve_fds: u32,
+    /// Whether the program outlives the runtime (no parent-death signal).
+    detached: bool,
     /// Existing namespaces to enter instead of creating new ones.
     join: Vec<(Namespace, std::os::fd::OwnedFd)>,
 }
@@ -122,6 +124,7 @@ impl Container {
             env: None,
             start_fifo: None,
             preserve_fds: 0,
+            detached: false,
             join: Vec::new(),
         })
     }
@@ -250,6 +253,14 @@ impl Container {
     /// cleaned up here: that is `delete`'s job.
     pub fn create(mut self, start_fifo: std::path::PathBuf) -> Result<Pid> {
         self.start_fifo = Some(start_fifo);
+        self.spawn()
+    }
+    // ANCHOR_END: create
+
+    /// Start the program and return its PID without waiting for it: it
+    /// outlives the caller (`exec --detach`; and `create`, with a FIFO).
+    pub fn spawn(mut self) -> Result<Pid> {
+        self.detached = true;
         self.init = false; // the OCI process is the container's PID 1 itself
         let signals = init::block_signals()?;
         let (outside, inside) = sync::pair()?;
@@ -281,7 +292,6 @@ impl Container {
         signals.restore()?;
         result
     }
-    // ANCHOR_END: create
 
     fn start_and_wait(&mut self, signals: &BlockedSignals) -> Result<ExitStatus> {
         let (outside, inside) = sync::pair()?;
@@ -362,7 +372,7 @@ impl Container {
             Ok(command) => command,
             Err(error) => {
                 let _ = channel.send(&Message::Failed(error.to_string()));
-                if self.start_fifo.is_some() {
+                if self.detached {
                     // After `create` has returned, nobody reads the channel:
                     // the container's own stderr is the only witness.
                     eprintln!("container: {error}");
@@ -387,10 +397,16 @@ impl Container {
         // If the runtime dies, the container dies with it, instead of
         // living on with no one to wait for it — unless it is meant to
         // outlive the runtime (`create`).
-        if self.start_fifo.is_none() {
+        if !self.detached {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
                 .map_err(|e| Error::sys("setting the parent-death signal", e))?;
         }
+        // Until it execs, this process *is* the runtime's binary, about to
+        // sit inside the container. Not dumpable: no process in there may
+        // open /proc/PID/exe (and write the runtime through it, the attack
+        // of CVE-2019-5736), read its memory or trace it. The exec resets
+        // this for the program.
+        nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("PR_SET_DUMPABLE", e))?;
         // Wait for the outside half of every stage. EOF here means the
         // runtime died before it said Go (so before PDEATHSIG was armed).
         if channel.recv()? != Some(Message::Go) {

@@ -39,6 +39,7 @@ const CHAPTERS: &[(&str, &str)] = &[
     ("chapter_1_sessions", "ch01-namespaces.md"),
     ("chapter_2_sessions", "ch02-cgroups.md"),
     ("chapter_3_sessions", "ch03-overlay-rootfs.md"),
+    ("chapter_4_sessions", "ch04-oci-spec.md"),
 ];
 
 /// The programs sessions may start, looked up on `PATH`.

@@ -31,8 +31,11 @@ impl Bundle {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        let spec: Spec = serde_json::from_str(&text)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let spec: Spec = serde_json::from_str(&text).map_err(|e| {
+            // A misspelt seccomp name is better told by its field's name.
+            let why = super::seccomp::explain(&text).unwrap_or_else(|| e.to_string());
+            Error::Invalid(format!("{}: {why}", path.display()))
+        })?;
         let root = spec
             .root()
             .as_ref()

@@ -9,6 +9,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use super::hooks::CreateHooks;
 use super::mounts::BundleRoot;
 use super::process::ProcessSetup;
+use super::seccomp::Filter;
 use super::state::{check_id, now, write_pid_file, State, Status, Store, Stored};
 use super::tty::Console;
 use super::Bundle;
@@ -84,6 +85,7 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
         cgroup: cgroup.keep(),
         hooks: spec.hooks().clone(),
         annotations: spec.annotations().clone(),
+        process: spec.process().clone(),
     })?;
     if let Some(path) = &options.pid_file {
         write_pid_file(path, state.pid)?;
@@ -117,6 +119,14 @@ pub fn container(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     refuse_unsupported(spec)?;
+    // Compiled here, in the runtime, before the container's process
+    // exists: a bad profile fails `create` with nothing to undo.
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(Filter::compile)
+        .transpose()?;
     let (namespaces, joined) = namespaces(spec)?;
     let mut container = Container::new(args)?
         .namespaces(namespaces.clone())
@@ -150,7 +160,7 @@ pub fn container(
     if let Some(console) = console {
         container = container.stage(console);
     }
-    Ok(container.stage(ProcessSetup::new(process)?))
+    Ok(container.stage(ProcessSetup::new(process)?.seccomp(seccomp)))
 }
 // ANCHOR_END: container
 
@@ -165,9 +175,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         )))
     };
     if let Some(linux) = spec.linux() {
-        if linux.seccomp().is_some() {
-            return refuse("linux.seccomp");
-        }
         if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
             return refuse("linux.devices");
         }

@@ -6,6 +6,7 @@ use oci_spec::runtime::Spec;
 
 use crate::{Error, Result};
 
+// ANCHOR: default_spec
 /// The default configuration: runc's (`sh`, the standard mounts, masked
 /// and read-only paths, three capabilities, no new privileges) — from the
 /// oci-spec crate, which follows runc — without a terminal. With `rootless`, the variant for an
@@ -27,6 +28,7 @@ pub fn default_spec(rootless: bool) -> Spec {
     }
     spec
 }
+// ANCHOR_END: default_spec
 
 /// Write the default configuration to `DIR/config.json`, refusing to
 /// overwrite one.

@@ -37,11 +37,13 @@
 pub mod bundle;
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod generate;
 pub mod hooks;
 pub mod kill;
 pub mod mounts;
 pub mod process;
+pub mod seccomp;
 pub mod start;
 pub mod state;
 pub mod tty;

@@ -12,6 +12,7 @@ use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, setgid, setgroups, setuid, Gid, Uid};
 use oci_spec::runtime::{LinuxCapabilities, Process};
 
+use super::seccomp::Filter;
 use crate::container::Stage;
 use crate::{Error, Result};
 
@@ -27,6 +28,7 @@ pub struct ProcessSetup {
     capabilities: Option<Capabilities>,
     no_new_privileges: bool,
     oom_score_adj: Option<i32>,
+    seccomp: Option<Filter>,
 }
 
 /// The five capability sets (`man 7 capabilities`).
@@ -67,7 +69,15 @@ impl ProcessSetup {
                 .transpose()?,
             no_new_privileges: process.no_new_privileges().unwrap_or(false),
             oom_score_adj: process.oom_score_adj(),
+            seccomp: None,
         })
+    }
+
+    /// Load `filter` (compiled from `linux.seccomp`) before the program
+    /// runs.
+    pub fn seccomp(mut self, filter: Option<Filter>) -> ProcessSetup {
+        self.seccomp = filter;
+        self
     }
 }
 
@@ -102,6 +112,17 @@ impl Stage for ProcessSetup {
                 )
             })?;
         }
+        // ANCHOR: seccomp_order
+        // 0. Seccomp, without no_new_privs: loading a filter then needs
+        //    CAP_SYS_ADMIN, which steps 1 to 3 may take away, so it goes
+        //    first (runc's order). Every system call below must then pass
+        //    it: capset, prctl, setgroups, setuid, and ours up to execve.
+        if !self.no_new_privileges {
+            if let Some(filter) = &self.seccomp {
+                filter.load()?;
+            }
+        }
+        // ANCHOR_END: seccomp_order
         // 1. The bounding set caps what any later exec can ever gain: drop
         //    from it while still root.
         if let Some(caps) = &self.capabilities {
@@ -132,12 +153,20 @@ impl Stage for ProcessSetup {
                 caps::raise(None, CapSet::Ambient, *cap).map_err(|e| cap_error("ambient", e))?;
             }
         }
+        // ANCHOR: seccomp_last
         // 4. No new privileges: from here on, no setuid binary or file
         //    capability can give the process more than it has.
+        // 5. With no_new_privs, the filter needs no privilege to load: it
+        //    comes last, so that as few of the runtime's own system calls
+        //    as possible have to pass it.
         if self.no_new_privileges {
             nix::sys::prctl::set_no_new_privs()
                 .map_err(|e| Error::sys("PR_SET_NO_NEW_PRIVS", e))?;
+            if let Some(filter) = &self.seccomp {
+                filter.load()?;
+            }
         }
+        // ANCHOR_END: seccomp_last
         Ok(())
     }
     // ANCHOR_END: before_exec

@@ -69,6 +69,9 @@ pub struct Stored {
     /// poststop): the bundle may be gone by then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// `config.json`'s process: what `exec` starts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<oci_spec::runtime::Process>,
     /// `config.json`'s annotations, which hooks get with the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<std::collections::HashMap<String, String>>,

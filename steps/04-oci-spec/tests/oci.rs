@@ -102,6 +102,21 @@ fn main() {
             Needs::Root,
             terminal_errors,
         ),
+        test(
+            "exec_joins_the_container_as_with_runc",
+            Needs::RootAnd("runc"),
+            exec_like_runc,
+        ),
+        test(
+            "exec_detached_writes_its_pid_and_a_stopped_container_refuses_exec",
+            Needs::Root,
+            exec_detached,
+        ),
+        test(
+            "the_runtime_binary_is_out_of_the_containers_reach",
+            Needs::Root,
+            binary_protected,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -451,11 +466,7 @@ fn wrong_state() -> Outcome {
 }
 
 fn unsupported() -> Outcome {
-    refused(
-        "seccomp",
-        |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}),
-        "linux.seccomp",
-    )?;
+    // (linux.seccomp is supported now: tests/seccomp.rs.)
     refused(
         "userns",
         |c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]),
@@ -841,4 +852,143 @@ fn terminal_errors() -> Outcome {
         !out.status.success() && text(&out).contains("process.terminal is false"),
         || text(&out),
     )
+}
+
+/// Under `program`: a running container of `sleep 30`, and what a few
+/// `exec`s into it printed (output and status each).
+fn execs(
+    program: &str,
+    runs: &[&[&str]],
+) -> std::result::Result<Vec<(String, Option<i32>)>, String> {
+    let name = Path::new(program)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let rt = Runtime::new(program, "exec");
+    let dir = bundle(&format!("exec-{name}"), &["sleep", "30"], |_| {});
+    let started = rt.run(&["run", "--detach", "--bundle", dir.to_str().unwrap(), "x1"]);
+    let mut seen = Vec::new();
+    if started.status.success() {
+        for args in runs {
+            let out = rt.run(&[&["exec"][..], args].concat());
+            seen.push((text(&out), out.status.code()));
+        }
+    }
+    rt.run(&["delete", "--force", "x1"]);
+    let _ = fs::remove_dir_all(&dir);
+    if !started.status.success() {
+        return Err(format!("{program} run --detach: {}", text(&started)));
+    }
+    Ok(seen)
+}
+
+fn exec_like_runc() -> Outcome {
+    let runs: [&[&str]; 3] = [
+        &[
+            "x1",
+            "sh",
+            "-c",
+            "hostname; id; cat /proc/self/cgroup; ps -o args",
+        ],
+        &[
+            "--user",
+            "65534:65534",
+            "--env",
+            "GREETING=hi",
+            "--cwd",
+            "/tmp",
+            "x1",
+            "sh",
+            "-c",
+            "id; echo $GREETING; pwd; grep -E '^Cap(Eff|Bnd)' /proc/self/status",
+        ],
+        &["x1", "sh", "-c", "exit 7"],
+    ];
+    let ours = execs(OURS, &runs)?;
+    check(ours[0].0.contains("\nsleep 30\n"), || {
+        format!("exec should see the container's processes: {}", ours[0].0)
+    })?;
+    check_eq(ours[2].1, Some(7), "exec's exit status")?;
+    check_eq(ours, execs("runc", &runs)?, "exec, ours against runc's")
+}
+
+fn exec_detached() -> Outcome {
+    let rt = Runtime::new(OURS, "exec-detach");
+    let dir = bundle("exec-detach", &["sleep", "30"], |_| {});
+    let pid_file = dir.join("exec.pid");
+    let result = (|| {
+        let run = rt.run(&["run", "--detach", "--bundle", dir.to_str().unwrap(), "d1"]);
+        check(run.status.success(), || text(&run))?;
+        let out = rt.run(&[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "d1",
+            "sleep",
+            "20",
+        ]);
+        check(out.status.success(), || text(&out))?;
+        let pid: i32 = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        check_eq(
+            cmdline.as_str(),
+            "sleep\u{0}20\u{0}",
+            "the detached process",
+        )?;
+        let ps = rt.run(&["ps", "d1"]);
+        check(
+            text(&ps).lines().any(|l| l.trim() == pid.to_string()),
+            || {
+                format!(
+                    "ps should list the exec'd process {pid} (it is in the cgroup): {}",
+                    text(&ps)
+                )
+            },
+        )?;
+        let killed = rt.run(&["kill", "d1", "KILL"]);
+        check(killed.status.success(), || text(&killed))?;
+        wait_stopped(&rt, "d1");
+        let refused = rt.run(&["exec", "d1", "true"]);
+        check(
+            !refused.status.success()
+                && text(&refused).contains("exec needs a created or running container"),
+            || text(&refused),
+        )
+    })();
+    rt.run(&["delete", "--force", "d1"]);
+    let _ = fs::remove_dir_all(&dir);
+    result
+}
+
+fn binary_protected() -> Outcome {
+    // In a created container, PID 1 is still the runtime's binary, waiting
+    // for start: the moment of CVE-2019-5736. A process exec'd into the
+    // container must not be able to reach that binary through /proc.
+    let before = fs::read(OURS).unwrap();
+    let rt = Runtime::new(OURS, "exe");
+    let dir = bundle("exe", &["true"], |_| {});
+    let created = rt.run(&["create", "--bundle", dir.to_str().unwrap(), "p1"]);
+    let attempt = rt.run(&[
+        "exec",
+        "p1",
+        "sh",
+        "-c",
+        "cat /proc/1/exe > /dev/null; echo overwrite > /proc/1/exe; ls /proc/1/root/ > /dev/null",
+    ]);
+    rt.run(&["delete", "--force", "p1"]);
+    let _ = fs::remove_dir_all(&dir);
+    check(created.status.success(), || text(&created))?;
+    let said = text(&attempt);
+    check(said.matches("Permission denied").count() >= 3, || {
+        format!("reading /proc/1/exe, writing it and its root must all be refused: {said}")
+    })?;
+    check(fs::read(OURS).unwrap() == before, || {
+        "the runtime's binary changed".into()
+    })
 }

@@ -1,0 +1,507 @@
+//! Rung 04's `linux.seccomp`, checked against the real kernel (as root)
+//! and, where it is installed, against runc: the same profile in the same
+//! bundle must refuse the same system calls, with the same errno, under
+//! both runtimes.
+
+use std::fs;
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use berth::rootfs::busybox;
+use berth::testing::{check, check_eq, test, Needs, Outcome, Trial};
+use serde_json::{json, Value};
+
+const OURS: &str = env!("CARGO_BIN_EXE_step-04");
+
+/// moby's profiles/seccomp/default.json, as Docker ships it (Apache-2.0;
+/// see tests/data/README.md).
+const DOCKER_DEFAULT: &str = include_str!("data/docker-default.json");
+
+fn main() {
+    let trials: Vec<Trial> = vec![
+        test(
+            "a_rule_makes_mkdir_fail_with_its_errno_as_with_runc",
+            Needs::RootAnd("runc"),
+            mkdir_refused,
+        ),
+        test(
+            "proc_status_shows_the_filter_as_with_runc",
+            Needs::RootAnd("runc"),
+            proc_status,
+        ),
+        test(
+            "conditions_on_one_argument_are_alternatives_as_with_runc",
+            Needs::RootAnd("runc"),
+            socket_families,
+        ),
+        test(
+            "dockers_default_profile_runs_a_shell_and_refuses_unshare_as_with_runc",
+            Needs::RootAnd("runc"),
+            docker_default,
+        ),
+        test(
+            "bad_profiles_are_refused_naming_the_field_and_leave_nothing",
+            Needs::Root,
+            bad_profiles,
+        ),
+    ];
+    berth::testing::run(trials)
+}
+
+/// A runtime binary with a state root of its own for one test.
+struct Runtime {
+    program: String,
+    root: PathBuf,
+}
+
+impl Runtime {
+    fn new(program: &str, tag: &str) -> Runtime {
+        let root = std::env::temp_dir().join(format!(
+            "berth-seccomp-{tag}-{}-{}",
+            name(program),
+            std::process::id()
+        ));
+        Runtime {
+            program: program.to_string(),
+            root,
+        }
+    }
+
+    /// Run one runtime command. Its output goes to files, not pipes: a
+    /// created container inherits the runtime's stdout and stderr and keeps
+    /// them open, so reading a pipe to its end would wait for the container.
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.scratch("out");
+        let err = self.scratch("err");
+        let status = Command::new(&self.program)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .unwrap_or_else(|e| panic!("running {}: {e}", self.program));
+        Output {
+            status,
+            stdout: read_all(out),
+            stderr: read_all(err),
+        }
+    }
+
+    /// A fresh, empty file beside the state root, removed when dropped.
+    fn scratch(&self, what: &str) -> fs::File {
+        let path = self.root.with_extension(what);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let _ = fs::remove_file(&path);
+        file
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn name(program: &str) -> String {
+    Path::new(program)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A bundle in a fresh folder: the default config.json (from `spec`), the
+/// busybox image as a read-only root with a tmpfs on /tmp, `args` as the
+/// process, and `edit`.
+fn bundle(tag: &str, args: &[&str], edit: impl Fn(&mut Value)) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-bundle-sc-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let spec = Command::new(OURS)
+        .args(["spec", "--bundle"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(spec.success());
+    let path = dir.join("config.json");
+    let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    config["root"] = json!({"path": busybox::image().unwrap(), "readonly": true});
+    config["process"]["args"] = json!(args);
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+    edit(&mut config);
+    fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    dir
+}
+
+fn read_all(mut file: fs::File) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    file.rewind().unwrap();
+    file.read_to_end(&mut bytes).unwrap();
+    bytes
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Run `script` with `sh -c` in a container from a bundle edited by
+/// `edit`, under `program`; its output and exit status.
+fn run_in(
+    program: &str,
+    tag: &str,
+    script: &str,
+    edit: impl Fn(&mut Value),
+) -> (String, Option<i32>) {
+    let rt = Runtime::new(program, tag);
+    let dir = bundle(
+        &format!("{tag}-{}", name(program)),
+        &["sh", "-c", script],
+        edit,
+    );
+    // The ID names the container's cgroup: unique to this test and binary.
+    let id = format!("sc-{tag}-{}", std::process::id());
+    let out = rt.run(&["run", "--bundle", dir.to_str().unwrap(), &id]);
+    let _ = fs::remove_dir_all(&dir);
+    (text(&out), out.status.code())
+}
+
+/// The same script under both runtimes must print the same thing.
+fn same_as_runc(tag: &str, script: &str, edit: impl Fn(&mut Value)) -> Result<String, String> {
+    let ours = run_in(OURS, tag, script, &edit);
+    let runc = run_in("runc", tag, script, &edit);
+    if ours != runc {
+        return Err(format!(
+            "{tag}: ours and runc's differ\n--- ours ({:?}):\n{}--- runc ({:?}):\n{}",
+            ours.1, ours.0, runc.1, runc.0
+        ));
+    }
+    Ok(ours.0)
+}
+
+/// `linux.seccomp` set to `profile`.
+fn with(profile: Value) -> impl Fn(&mut Value) {
+    move |c: &mut Value| c["linux"]["seccomp"] = profile.clone()
+}
+
+fn mkdir_refused() -> Outcome {
+    let script = "mkdir /tmp/x; echo \"mkdir: $?\"; touch /tmp/y && echo touch works";
+    // Without a profile, mkdir works: what fails below fails by the filter.
+    let (plain, _) = run_in(OURS, "mkdir-plain", script, |_| {});
+    check_eq(
+        plain.as_str(),
+        "mkdir: 0\ntouch works\n",
+        "mkdir without a profile",
+    )?;
+    let rule = |errno: Option<u32>| {
+        let mut rule = json!({
+            // A name this kernel does not know is skipped, not an error.
+            "names": ["mkdir", "mkdirat", "no_such_syscall"],
+            "action": "SCMP_ACT_ERRNO"
+        });
+        if let Some(errno) = errno {
+            rule["errnoRet"] = json!(errno);
+        }
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]})
+    };
+    let eperm = same_as_runc("mkdir-eperm", script, with(rule(Some(1))))?;
+    check(eperm.contains("Operation not permitted"), || {
+        format!("errnoRet 1 (EPERM): {eperm}")
+    })?;
+    check(
+        eperm.contains("mkdir: 1") && eperm.contains("touch works"),
+        || format!("only mkdir should fail: {eperm}"),
+    )?;
+    // No errnoRet: EPERM, the specification's default.
+    let default = same_as_runc("mkdir-default", script, with(rule(None)))?;
+    check_eq(&default, &eperm, "no errnoRet against errnoRet 1")?;
+    // Any errno the profile chooses: 28 is ENOSPC.
+    let enospc = same_as_runc("mkdir-enospc", script, with(rule(Some(28))))?;
+    check(enospc.contains("No space left on device"), || {
+        format!("errnoRet 28 (ENOSPC): {enospc}")
+    })
+}
+
+/// The `/proc/self/status` line `key`'s value in `out`.
+fn status_line(out: &str, key: &str) -> Option<u32> {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn proc_status() -> Outcome {
+    let script = "grep -E '^(NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status";
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    // Whatever filters this test itself runs under (a CI container's),
+    // the container has them too: count from there.
+    let (plain, _) = run_in(OURS, "status-plain", script, |_| {});
+    let before = status_line(&plain, "Seccomp_filters").unwrap_or(0);
+    for no_new_privileges in [true, false] {
+        let edit = |c: &mut Value| {
+            c["process"]["noNewPrivileges"] = json!(no_new_privileges);
+            c["linux"]["seccomp"] = profile.clone();
+        };
+        let tag = format!("status-nnp-{no_new_privileges}");
+        let out = same_as_runc(&tag, script, edit)?;
+        // 2 is SECCOMP_MODE_FILTER.
+        check_eq(
+            status_line(&out, "Seccomp"),
+            Some(2),
+            &format!("{tag}: Seccomp"),
+        )?;
+        check_eq(
+            status_line(&out, "Seccomp_filters"),
+            Some(before + 1),
+            &format!("{tag}: Seccomp_filters, one more than without a profile"),
+        )?;
+        // The filter must not set no_new_privs behind config.json's back.
+        if status_line(&plain, "NoNewPrivs") == Some(0) {
+            check_eq(
+                status_line(&out, "NoNewPrivs"),
+                Some(u32::from(no_new_privileges)),
+                &format!("{tag}: NoNewPrivs"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn socket_families() -> Outcome {
+    // Two conditions on the same argument: libseccomp can compare an
+    // argument once per rule, so runc makes each a rule of its own — they
+    // mean "AF_INET or AF_INET6". Other families (netlink, for ip) work.
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{
+            "names": ["socket"],
+            "action": "SCMP_ACT_ERRNO",
+            "args": [
+                {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"},
+                {"index": 0, "value": 10, "op": "SCMP_CMP_EQ"}
+            ]
+        }]
+    });
+    let script = "nc 127.0.0.1 9 </dev/null; nc ::1 9 </dev/null; \
+        ip link show lo >/dev/null && echo netlink works";
+    let out = same_as_runc("socket", script, with(profile))?;
+    check_eq(
+        out.matches("nc: socket: Operation not permitted").count(),
+        2,
+        &format!("inet and inet6 sockets both refused in: {out}"),
+    )?;
+    check(out.contains("netlink works"), || {
+        format!("a netlink socket should still work: {out}")
+    })
+}
+
+/// Docker's default profile as dockerd hands it to a runtime: for this
+/// machine's architecture, this kernel and the container's capabilities.
+/// The profile's `archMap`, `includes` and `excludes` are Docker's, not the
+/// runtime specification's; dockerd resolves them (moby's
+/// profiles/seccomp/seccomp_linux.go) and writes plain `linux.seccomp`.
+fn docker_profile(bounding: &[String]) -> Value {
+    let profile: Value = serde_json::from_str(DOCKER_DEFAULT).unwrap();
+    let (native, arch) = match std::env::consts::ARCH {
+        "x86_64" => ("SCMP_ARCH_X86_64", "amd64"),
+        "aarch64" => ("SCMP_ARCH_AARCH64", "arm64"),
+        "riscv64" => ("SCMP_ARCH_RISCV64", "riscv64"),
+        "s390x" => ("SCMP_ARCH_S390X", "s390x"),
+        other => panic!("no Docker archMap entry for {other}"),
+    };
+    let mut architectures = Vec::new();
+    for entry in profile["archMap"].as_array().unwrap() {
+        if entry["architecture"] == native {
+            architectures.push(entry["architecture"].clone());
+            architectures.extend(
+                entry["subArchitectures"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    let release = nix::sys::utsname::uname().unwrap();
+    let kernel = version(&release.release().to_string_lossy());
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut syscalls = Vec::new();
+    for call in profile["syscalls"].as_array().unwrap() {
+        let (inc, exc) = (&call["includes"], &call["excludes"]);
+        let excluded = names(&exc["arches"]).iter().any(|a| a == arch)
+            || names(&exc["caps"]).iter().any(|c| bounding.contains(c))
+            || exc["minKernel"]
+                .as_str()
+                .is_some_and(|min| kernel >= version(min));
+        let included = (names(&inc["arches"]).is_empty()
+            || names(&inc["arches"]).iter().any(|a| a == arch))
+            && names(&inc["caps"]).iter().all(|c| bounding.contains(c))
+            && inc["minKernel"]
+                .as_str()
+                .is_none_or(|min| kernel >= version(min));
+        if included && !excluded {
+            let mut call = call.clone();
+            let fields = call.as_object_mut().unwrap();
+            for docker_only in ["includes", "excludes", "comment"] {
+                fields.remove(docker_only);
+            }
+            syscalls.push(call);
+        }
+    }
+    json!({
+        "defaultAction": profile["defaultAction"],
+        "defaultErrnoRet": profile["defaultErrnoRet"],
+        "architectures": architectures,
+        "syscalls": syscalls,
+    })
+}
+
+/// "6.1.0-18-amd64" as (6, 1).
+fn version(text: &str) -> (u32, u32) {
+    let mut parts = text.split(['.', '-']).map(|p| p.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+fn docker_default() -> Outcome {
+    // The capabilities the container gets: the default spec's.
+    let dir = bundle("caps", &["true"], |_| {});
+    let config: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    let bounding: Vec<String> =
+        serde_json::from_value(config["process"]["capabilities"]["bounding"].clone()).unwrap();
+    let profile = docker_profile(&bounding);
+    let allowed = profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "SCMP_ACT_ALLOW")
+        .map(|c| c["names"].as_array().unwrap().len())
+        .sum::<usize>();
+    check(allowed > 300, || {
+        format!("Docker's profile allows {allowed} system calls here, expected about 350")
+    })?;
+    // A user namespace needs no capability: without a profile, unshare
+    // works; Docker's profile refuses unshare to a container without
+    // CAP_SYS_ADMIN. linux32 calls personality(PER_LINUX32): allowed by a
+    // condition on its argument.
+    let script = "echo ok; unshare -U true && echo unshare works; linux32 uname -m";
+    let (plain, _) = run_in(OURS, "docker-plain", script, |_| {});
+    check(plain.contains("unshare works"), || {
+        format!("without a profile, unshare -U should work: {plain}")
+    })?;
+    let out = same_as_runc("docker", script, with(profile))?;
+    check(out.starts_with("ok\n"), || {
+        format!("sh under Docker's profile: {out}")
+    })?;
+    check(
+        out.contains("unshare: unshare(0x10000000): Operation not permitted"),
+        || format!("unshare under Docker's profile: {out}"),
+    )?;
+    check(!out.contains("unshare works"), || out.clone())
+}
+
+/// `create` of a bundle with `linux.seccomp` = `profile` must fail, with
+/// an error that contains `says`, and leave no container behind.
+fn refused(tag: &str, profile: Value, says: &str) -> Outcome {
+    let rt = Runtime::new(OURS, tag);
+    let dir = bundle(tag, &["true"], with(profile));
+    let id = format!("sc-{tag}-{}", std::process::id());
+    let out = rt.run(&["create", "--bundle", dir.to_str().unwrap(), &id]);
+    let _ = fs::remove_dir_all(&dir);
+    check(!out.status.success() && text(&out).contains(says), || {
+        format!(
+            "{tag}: expected an error saying {says:?}, got {:?}: {}",
+            out.status.code(),
+            text(&out)
+        )
+    })?;
+    let state = rt.run(&["state", &id]);
+    check(!state.status.success(), || {
+        format!("{tag}: the runtime still knows {id}")
+    })?;
+    check(!rt.root.join(&id).exists(), || {
+        format!("{tag}: a state directory was left behind")
+    })?;
+    let cgroups: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|c| c.path().join("berth").join(&id))
+        .chain([Path::new("/sys/fs/cgroup/berth").join(&id)])
+        .filter(|p| p.exists())
+        .collect();
+    check(cgroups.is_empty(), || {
+        format!("{tag}: cgroups left behind: {cgroups:?}")
+    })
+}
+
+fn bad_profiles() -> Outcome {
+    let allow_read = json!({"names": ["read"], "action": "SCMP_ACT_ALLOW"});
+    let one =
+        |rule: Value| json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [allow_read, rule]});
+    refused(
+        "action",
+        one(json!({"names": ["write"], "action": "SCMP_ACT_FOO"})),
+        "linux.seccomp.syscalls[1].action \"SCMP_ACT_FOO\"",
+    )?;
+    refused(
+        "default-action",
+        json!({"defaultAction": "SCMP_ACT_BAR"}),
+        "linux.seccomp.defaultAction \"SCMP_ACT_BAR\"",
+    )?;
+    refused(
+        "arch",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_VAX"]}),
+        "linux.seccomp.architectures[1] \"SCMP_ARCH_VAX\"",
+    )?;
+    refused(
+        "operator",
+        one(json!({"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+                   "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_ALMOST"}]})),
+        "linux.seccomp.syscalls[1].args[0].op \"SCMP_CMP_ALMOST\"",
+    )?;
+    refused(
+        "index",
+        one(json!({"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+                   "args": [{"index": 6, "value": 2, "op": "SCMP_CMP_EQ"}]})),
+        "linux.seccomp.syscalls[1].args[0].index 6",
+    )?;
+    refused(
+        "errno-ret",
+        one(json!({"names": ["write"], "action": "SCMP_ACT_KILL", "errnoRet": 1})),
+        "linux.seccomp.syscalls[1].errnoRet 1",
+    )?;
+    refused(
+        "notify",
+        one(json!({"names": ["write"], "action": "SCMP_ACT_NOTIFY"})),
+        "linux.seccomp.syscalls[1].action \"SCMP_ACT_NOTIFY\"",
+    )?;
+    refused(
+        "flag",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}),
+        "linux.seccomp.flags[0] \"SECCOMP_FILTER_FLAG_FAST\"",
+    )
+}
