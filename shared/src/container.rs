@@ -353,6 +353,11 @@ impl Container {
         }
         channel.send(&Message::Go)?;
         match channel.recv()? {
+            // EOF before `Created`: the child ended without a word — say,
+            // because a seccomp profile refused even the message.
+            None if self.start_fifo.is_some() => Err(Error::ChildDied(
+                "it closed the set-up channel without saying why; if linux.seccomp is set, it must allow the runtime's last system calls".into(),
+            )),
             None => Ok(()),                   // EOF: the command is running
             Some(Message::Created) => Ok(()), // waiting for `start`
             Some(Message::Failed(why)) => Err(Error::Child(why)),

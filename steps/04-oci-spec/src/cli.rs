@@ -160,7 +160,7 @@ pub struct ExecArgs {
     /// Set an environment variable (repeatable)
     #[arg(short, long, value_name = "KEY=VALUE")]
     pub env: Vec<String>,
-    /// The user, as UID[:GID]
+    /// The user, as UID or UID:GID
     #[arg(short, long, value_name = "UID[:GID]")]
     pub user: Option<String>,
     /// An additional group (repeatable)

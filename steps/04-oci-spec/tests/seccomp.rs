@@ -499,6 +499,15 @@ fn bad_profiles() -> Outcome {
         one(json!({"names": ["write"], "action": "SCMP_ACT_NOTIFY"})),
         "linux.seccomp.syscalls[1].action \"SCMP_ACT_NOTIFY\"",
     )?;
+    // A profile that refuses the runtime's own last system calls (here,
+    // everything but write and exit_group): the process cannot even say
+    // what failed, but create must still fail and clean up.
+    refused(
+        "too-strict",
+        json!({"defaultAction": "SCMP_ACT_ERRNO",
+               "syscalls": [{"names": ["write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}),
+        "linux.seccomp",
+    )?;
     refused(
         "flag",
         json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}),
