@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::hooks::CreateHooks;
+use super::loopback::LoopbackUp;
 use super::mounts::BundleRoot;
 use super::process::ProcessSetup;
 use super::seccomp::Filter;
@@ -86,6 +87,7 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
         hooks: spec.hooks().clone(),
         annotations: spec.annotations().clone(),
         process: spec.process().clone(),
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
     })?;
     if let Some(path) = &options.pid_file {
         write_pid_file(path, state.pid)?;
@@ -148,6 +150,9 @@ pub fn container(
             ));
         }
         container = container.stage(Hostname(hostname.clone()));
+    }
+    if namespaces.contains(&Namespace::Net) && !joined.iter().any(|(ns, _)| *ns == Namespace::Net) {
+        container = container.stage(LoopbackUp);
     }
     container = container.stage(cgroup.join());
     // Hooks after the cgroup (a hook may look at it) and before the root

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::Process;
 
 use super::process::ProcessSetup;
+use super::seccomp::Filter;
 use super::state::{Status, Store};
 use super::tty::Console;
 use crate::cgroup::Cgroup;
@@ -121,7 +122,9 @@ pub fn exec(store: &Store, id: &str, options: &Options) -> Result<Exec> {
             "exec --pid-file is supported with --detach only".into(),
         ));
     }
-    container = container.stage(ProcessSetup::new(&options.process)?);
+    // The container's seccomp profile holds for every process in it.
+    let seccomp = stored.seccomp.as_ref().map(Filter::compile).transpose()?;
+    container = container.stage(ProcessSetup::new(&options.process)?.seccomp(seccomp));
     if options.detach {
         let pid = container.spawn()?;
         if let Some(path) = &options.pid_file {

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::{Mount, Spec};
 
+use super::inroot::{proc_path, Missing, Root};
 use crate::container::Stage;
 use crate::mount::make_private;
-use crate::rootfs::{devices, pivot, volume};
+use crate::rootfs::{devices, pivot};
 use crate::{Error, Result};
 
 // ANCHOR: options
@@ -143,11 +144,15 @@ impl Stage for BundleRoot {
             None::<&str>,
         )
         .map_err(|e| Error::sys(format!("bind-mounting {} on itself", root.display()), e))?;
+        // Held open after the bind above, so it is the new mount's root.
+        let inside = Root::open(root)?;
         for m in &self.mounts {
-            mount_one(root, m)?;
+            mount_one(&inside, m)?;
         }
-        devices::create_nodes_and_links(&root.join("dev"))?;
+        drop(inside);
         pivot::pivot_root(root)?;
+        // After pivot_root, where "/dev" can only mean the container's.
+        devices::create_nodes_and_links(Path::new("/dev"))?;
         if let Some(p) = self.propagation.as_deref().and_then(propagation) {
             mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
                 .map_err(|e| Error::sys("setting rootfsPropagation", e))?;
@@ -226,29 +231,32 @@ fn read_only(path: &Path) -> Result<()> {
 
 // ANCHOR: mount_one
 /// Make one of the bundle's mounts, under `root`.
-fn mount_one(root: &Path, m: &Mount) -> Result<()> {
+fn mount_one(root: &Root, m: &Mount) -> Result<()> {
     let options = m.options().clone().unwrap_or_default();
     let (flags, propagate, data) = parse_options(&options);
     let mut fstype = m.typ().clone().unwrap_or_default();
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&fstype));
     let bind = flags.contains(MsFlags::MS_BIND) || fstype == "bind";
-    let target = volume::inside(root, m.destination())?;
     let what = format!(
         "mounting {} on {}",
         source.display(),
         m.destination().display()
     );
-    if target.symlink_metadata().is_err() {
-        let made = if bind && source.is_file() {
-            target
-                .parent()
-                .map_or(Ok(()), fs::create_dir_all)
-                .and_then(|()| fs::write(&target, b""))
-        } else {
-            fs::create_dir_all(&target)
-        };
-        made.map_err(|e| Error::Invalid(format!("{what}: creating the mount point: {e}")))?;
+    if !m.destination().is_absolute() {
+        return Err(Error::Invalid(format!(
+            "mounts: destination {} must be an absolute path",
+            m.destination().display()
+        )));
     }
+    // The mount point, resolved inside the root (see `inroot`), and
+    // mounted on through its descriptor.
+    let missing = if bind && source.is_file() {
+        Missing::File
+    } else {
+        Missing::Dir
+    };
+    let place = root.open_or_create(m.destination(), missing)?;
+    let target = PathBuf::from(proc_path(&place));
     if fstype == "cgroup" && Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         fstype = "cgroup2".into(); // a v2 host has one hierarchy to show
     }

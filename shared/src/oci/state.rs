@@ -72,6 +72,9 @@ pub struct Stored {
     /// `config.json`'s process: what `exec` starts from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<oci_spec::runtime::Process>,
+    /// `config.json`'s seccomp profile: `exec`'d processes get it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// `config.json`'s annotations, which hooks get with the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<std::collections::HashMap<String, String>>,

@@ -117,6 +117,11 @@ fn main() {
             Needs::Root,
             binary_protected,
         ),
+        test(
+            "a_symlink_in_the_image_cannot_send_a_mount_out_as_with_runc",
+            Needs::RootAnd("runc"),
+            symlink_escape,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -195,6 +200,13 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.root);
+        // runc leaves the parent of its cgroups behind: remove it once it
+        // is empty (rmdir refuses while another test's cgroup is in it).
+        if let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") {
+            for hierarchy in hierarchies.flatten() {
+                let _ = fs::remove_dir(hierarchy.path().join("berth-tests"));
+            }
+        }
     }
 }
 
@@ -214,6 +226,9 @@ fn bundle(tag: &str, args: &[&str], edit: impl Fn(&mut Value)) -> PathBuf {
     let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     config["root"] = json!({"path": busybox::image().unwrap(), "readonly": true});
     config["process"]["args"] = json!(args);
+    // A cgroup of the test's own: IDs name cgroups, and other runs (other
+    // tests, a benchmark) may use the same IDs at the same time.
+    config["linux"]["cgroupsPath"] = json!(format!("/berth-tests/{tag}-{}", std::process::id()));
     edit(&mut config);
     fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     dir
@@ -346,7 +361,8 @@ fn observables() -> Outcome {
     let script =
         "hostname; grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; ulimit -n; ulimit -Hn; \
         cat /proc/kcore 2>&1 | head -c 20 | wc -c; ls /dev | sort; \
-        cut -d' ' -f5 /proc/self/mountinfo | grep -v '^/sys/fs/cgroup' | sort";
+        cut -d' ' -f5 /proc/self/mountinfo | grep -v '^/sys/fs/cgroup' | sort; \
+        ip -o link show lo | cut -d' ' -f2,3";
     let ours = run_in(OURS, "seen", &["sh", "-c", script], |_| {});
     let runc = run_in("runc", "seen", &["sh", "-c", script], |_| {});
     check_eq(ours, runc, "what the container sees, ours against runc's")
@@ -385,6 +401,8 @@ fn refused(tag: &str, edit: impl Fn(&mut Value), says: &str) -> Outcome {
     // The tag as the ID: tests run in parallel, and IDs name cgroups.
     let out = rt.run(&["create", "--bundle", dir.to_str().unwrap(), tag]);
     let left = rt.root.join(tag).exists();
+    // If create wrongly succeeded, do not leave its container waiting.
+    rt.run(&["delete", "--force", tag]);
     let _ = fs::remove_dir_all(&dir);
     check(!out.status.success() && text(&out).contains(says), || {
         format!(
@@ -599,8 +617,11 @@ fn failing_hooks() -> Outcome {
     let left: Vec<PathBuf> = ["memory", "pids", "unified"]
         .iter()
         .flat_map(|c| {
-            ["failing-hook", "failing-container-hook", "hanging-hook"]
-                .map(|id| Path::new("/sys/fs/cgroup").join(c).join("berth").join(id))
+            ["failing-hook", "failing-container-hook", "hanging-hook"].map(|tag| {
+                Path::new("/sys/fs/cgroup")
+                    .join(c)
+                    .join(format!("berth-tests/{tag}-{}", std::process::id()))
+            })
         })
         .filter(|p| p.exists())
         .collect();
@@ -991,4 +1012,43 @@ fn binary_protected() -> Outcome {
     check(fs::read(OURS).unwrap() == before, || {
         "the runtime's binary changed".into()
     })
+}
+
+fn symlink_escape() -> Outcome {
+    // A copy of the image with a link an attacker would plant: /escape
+    // leads to /etc — the container's /etc if resolved inside the root,
+    // the host's if a runtime followed it from outside.
+    let name = format!("berth-escape-{}", std::process::id());
+    let image = std::env::temp_dir().join(&name);
+    let _ = fs::remove_dir_all(&image);
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(busybox::image().unwrap())
+        .arg(&image)
+        .status()
+        .unwrap();
+    check(copied.success(), || "copying the image".into())?;
+    std::os::unix::fs::symlink("/etc", image.join("escape")).unwrap();
+    let target = format!("/escape/{name}");
+    let script = format!("grep -c ' /etc/{name} ' /proc/self/mountinfo");
+    let mut seen = Vec::new();
+    for program in [OURS, "runc"] {
+        let edit = |c: &mut Value| {
+            c["root"]["path"] = json!(image);
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": target, "type": "tmpfs", "source": "tmpfs"}));
+        };
+        seen.push(run_in(program, "escape", &["sh", "-c", &script], edit));
+    }
+    let on_host = Path::new("/etc").join(&name).exists();
+    let _ = fs::remove_dir_all(&image);
+    check(!on_host, || format!("/etc/{name} was created on the host"))?;
+    check_eq(
+        &seen[0],
+        &(String::from("1\n"), Some(0)),
+        "the mount, inside the container's /etc",
+    )?;
+    check_eq(&seen[0], &seen[1], "ours against runc's")
 }
