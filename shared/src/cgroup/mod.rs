@@ -25,6 +25,7 @@
 //! dropped, so no error path can leak one.
 
 pub mod args;
+pub mod devices;
 pub mod v1;
 pub mod v2;
 
@@ -55,6 +56,8 @@ pub struct Limits {
     pub cpu_weight: Option<u64>,
     /// Bandwidth limits on block devices.
     pub io: Vec<IoLimit>,
+    /// Which device nodes it may use (rung 04); empty: no rules of its own.
+    pub devices: Vec<devices::DeviceRule>,
 }
 
 /// "`quota` microseconds of CPU time every `period` microseconds":
@@ -108,8 +111,8 @@ pub enum Hierarchy {
     },
 }
 
-/// The controllers the kit uses.
-pub const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "io"];
+/// The controllers the kit uses (v1 only: `devices`, which v2 does with eBPF).
+pub const CONTROLLERS: [&str; 5] = ["memory", "pids", "cpu", "io", "devices"];
 
 impl Hierarchy {
     // ANCHOR: detect

@@ -23,7 +23,11 @@ pub(super) fn create(
     mounts: &[(String, PathBuf)],
     relative: &Path,
 ) -> Result<()> {
-    for controller in super::wanted(&cgroup.limits) {
+    let mut controllers = super::wanted(&cgroup.limits);
+    if !cgroup.limits.devices.is_empty() {
+        controllers.push("devices"); // v1 only: in v2 it is a BPF program
+    }
+    for controller in controllers {
         let Some((_, mount)) = mounts.iter().find(|(c, _)| c == controller) else {
             return Err(Error::Invalid(format!(
                 "the {controller} controller is not mounted (cgroup v1: no /sys/fs/cgroup/{controller})"
@@ -73,6 +77,9 @@ fn set_limits(dirs: &[(String, PathBuf)], limits: &Limits) -> Result<()> {
                 "--memory-swap: swap accounting is off on this kernel (no memory.memsw.limit_in_bytes)".into(),
             ));
         }
+    }
+    if let Some(dir) = dir_of(dirs, "devices") {
+        super::devices::apply_v1(dir, &limits.devices)?;
     }
     if let (Some(pids), Some(dir)) = (limits.pids, dir_of(dirs, "pids")) {
         write(&dir.join("pids.max"), &pids.to_string())?;

@@ -54,6 +54,9 @@ pub(super) fn create(cgroup: &mut Cgroup, root: &Path, relative: &Path) -> Resul
 
 // ANCHOR: limits
 fn set_limits(dir: &Path, limits: &Limits) -> Result<()> {
+    if !limits.devices.is_empty() {
+        super::devices::apply_v2(dir, &limits.devices)?;
+    }
     if let Some(memory) = limits.memory {
         write(&dir.join("memory.max"), &memory.to_string())?;
         // No swap beyond the memory limit unless asked: otherwise a

@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 
 use super::hooks::CreateHooks;
 use super::loopback::LoopbackUp;
@@ -14,6 +14,7 @@ use super::seccomp::Filter;
 use super::state::{check_id, now, write_pid_file, State, Status, Store, Stored};
 use super::tty::Console;
 use super::Bundle;
+use crate::cgroup::devices::DeviceRule;
 use crate::cgroup::{Cgroup, CpuQuota, Hierarchy, Limits};
 use crate::container::Container;
 use crate::ns::{CgroupNamespace, Hostname, Namespace};
@@ -53,7 +54,7 @@ pub fn create(store: &Store, id: &str, bundle: &Path, options: &Options) -> Resu
 fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Result<State> {
     let spec = &bundle.spec;
     let (parent, name) = cgroup_path(spec, id);
-    let cgroup = Cgroup::create(&Hierarchy::detect()?, &parent, &name, &limits(spec))?;
+    let cgroup = Cgroup::create(&Hierarchy::detect()?, &parent, &name, &limits(spec)?)?;
     let hooks = CreateHooks::new(spec, id, &bundle.dir, store.dir(id).join("hooks.json"));
     let console = console(spec, options.console_socket.as_deref())?;
     let container = container(bundle, &cgroup, hooks, console)?.preserve_fds(options.preserve_fds);
@@ -180,13 +181,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         )))
     };
     if let Some(linux) = spec.linux() {
-        if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            return refuse("linux.devices");
-        }
-        let device_rules = linux.resources().as_ref().and_then(|r| r.devices().clone());
-        if device_rules.is_some_and(|d| !d.is_empty()) {
-            return refuse("linux.resources.devices (the device cgroup)");
-        }
         if linux.personality().is_some() {
             return refuse("linux.personality");
         }
@@ -291,20 +285,80 @@ fn cgroup_path(spec: &Spec, id: &str) -> (String, String) {
     }
 }
 
+/// The device rules runc appends to every list: mknod of anything, and
+/// null, zero, full, random, urandom, tty, the pseudo-terminals, ptmx and
+/// the tun device.
+const ALWAYS_ALLOWED: [(char, Option<i64>, Option<i64>, &str); 11] = [
+    ('c', None, None, "m"),
+    ('b', None, None, "m"),
+    ('c', Some(1), Some(3), "rwm"),
+    ('c', Some(1), Some(5), "rwm"),
+    ('c', Some(1), Some(7), "rwm"),
+    ('c', Some(1), Some(8), "rwm"),
+    ('c', Some(1), Some(9), "rwm"),
+    ('c', Some(5), Some(0), "rwm"),
+    ('c', Some(136), None, "rwm"),
+    ('c', Some(5), Some(2), "rwm"),
+    ('c', Some(10), Some(200), "rwm"),
+];
+
 // ANCHOR: limits
 /// `linux.resources`, as rung 02's limits. Two conversions: OCI's
 /// `memory.swap` is memory *plus* swap (v1's meaning), and `cpu.shares`
 /// is v1's scale, turned into v2's weight as runc does.
-pub fn limits(spec: &Spec) -> Limits {
-    let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
-    let Some(r) = resources else {
-        return Limits::default();
-    };
+pub fn limits(spec: &Spec) -> Result<Limits> {
+    let r = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
     let positive = |v: Option<i64>| v.filter(|v| *v > 0).map(|v| v as u64);
     let memory = r.memory().and_then(|m| positive(m.limit()));
     let swap_total = r.memory().and_then(|m| positive(m.swap()));
     let cpu = r.cpu().as_ref();
-    Limits {
+    // Like runc: nothing is allowed but what the rules allow, then the
+    // nodes every container needs.
+    let mut devices = vec![DeviceRule {
+        allow: false,
+        kind: 'a',
+        major: None,
+        minor: None,
+        access: "rwm".into(),
+    }];
+    for (index, rule) in r.devices().iter().flatten().enumerate() {
+        let kind = match rule.typ().unwrap_or_default() {
+            LinuxDeviceType::A => 'a',
+            LinuxDeviceType::B => 'b',
+            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
+            LinuxDeviceType::P => {
+                return Err(Error::Invalid(format!(
+                    "linux.resources.devices[{index}]: type p (a FIFO) is not a device the controller knows"
+                )))
+            }
+        };
+        let rule = DeviceRule {
+            allow: rule.allow(),
+            kind,
+            major: rule.major(),
+            minor: rule.minor(),
+            access: rule.access().clone().unwrap_or_else(|| "rwm".into()),
+        };
+        rule.check(index)?;
+        devices.push(rule);
+    }
+    // After the bundle's rules, the ones runc always adds: any node may be
+    // *made* (using it is what counts), and the nodes every container gets
+    // may be used.
+    for (kind, major, minor, access) in ALWAYS_ALLOWED {
+        devices.push(DeviceRule {
+            allow: true,
+            kind,
+            major,
+            minor,
+            access: access.into(),
+        });
+    }
+    Ok(Limits {
         memory,
         swap: swap_total
             .zip(memory)
@@ -322,7 +376,8 @@ pub fn limits(spec: &Spec) -> Limits {
             .filter(|s| *s >= 2)
             .map(|shares| 1 + (shares - 2) * 9999 / 262_142),
         io: Vec::new(),
-    }
+        devices,
+    })
 }
 // ANCHOR_END: limits
 

@@ -10,8 +10,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::AT_FDCWD;
 use nix::mount::{mount, MsFlags};
-use oci_spec::runtime::{Mount, Spec};
+use nix::sys::stat::{fchmodat, makedev, mknod, FchmodatFlags, Mode, SFlag};
+use nix::unistd::{chown, Gid, Uid};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 
 use super::inroot::{proc_path, Missing, Root};
 use crate::container::Stage;
@@ -96,6 +99,7 @@ pub struct BundleRoot {
     masked: Vec<PathBuf>,
     readonly_paths: Vec<PathBuf>,
     sysctl: Vec<(String, String)>,
+    devices: Vec<LinuxDevice>,
 }
 
 impl BundleRoot {
@@ -122,6 +126,7 @@ impl BundleRoot {
                 .unwrap_or_default()
                 .into_iter()
                 .collect(),
+            devices: linux.devices().clone().unwrap_or_default(),
         }
     }
 }
@@ -153,6 +158,9 @@ impl Stage for BundleRoot {
         pivot::pivot_root(root)?;
         // After pivot_root, where "/dev" can only mean the container's.
         devices::create_nodes_and_links(Path::new("/dev"))?;
+        for device in &self.devices {
+            make_device(device)?;
+        }
         if let Some(p) = self.propagation.as_deref().and_then(propagation) {
             mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
                 .map_err(|e| Error::sys("setting rootfsPropagation", e))?;
@@ -179,6 +187,45 @@ impl Stage for BundleRoot {
     }
     // ANCHOR_END: in_child
 }
+
+// ANCHOR: device
+/// One of `linux.devices`: a node made with `mknod(2)`, its mode and owner
+/// set. (Whether the container may *use* it is the device controller's
+/// say: `linux.resources.devices`.)
+fn make_device(device: &LinuxDevice) -> Result<()> {
+    let path = device.path();
+    let what = format!("linux.devices {}", path.display());
+    let kind = match device.typ() {
+        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+        LinuxDeviceType::B => SFlag::S_IFBLK,
+        LinuxDeviceType::P => SFlag::S_IFIFO,
+        LinuxDeviceType::A => {
+            return Err(Error::Invalid(format!(
+                "{what}: type a is not a kind of node"
+            )))
+        }
+    };
+    if !path.is_absolute() || !path.starts_with("/dev") {
+        return Err(Error::Invalid(format!("{what}: must be a path under /dev")));
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::Invalid(format!("{what}: {e}")))?;
+    }
+    let _ = fs::remove_file(path); // a default node of the same name
+    let mode = Mode::from_bits_truncate(device.file_mode().unwrap_or(0o666));
+    let dev = makedev(device.major() as u64, device.minor() as u64);
+    mknod(path, kind, mode, dev).map_err(|e| Error::sys(&what, e))?;
+    // mknod's mode passes through the umask: set it for certain.
+    fchmodat(AT_FDCWD, path, mode, FchmodatFlags::FollowSymlink)
+        .map_err(|e| Error::sys(format!("{what}: chmod"), e))?;
+    chown(
+        path,
+        device.uid().map(Uid::from_raw),
+        device.gid().map(Gid::from_raw),
+    )
+    .map_err(|e| Error::sys(format!("{what}: chown"), e))
+}
+// ANCHOR_END: device
 
 // ANCHOR: masked
 /// `linux.maskedPaths`: make a path unreadable — /dev/null over a file, an
