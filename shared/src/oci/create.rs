@@ -10,6 +10,7 @@ use super::hooks::CreateHooks;
 use super::loopback::LoopbackUp;
 use super::mounts::BundleRoot;
 use super::process::ProcessSetup;
+use super::scheduling::Scheduling;
 use super::seccomp::Filter;
 use super::state::{check_id, now, write_pid_file, State, Status, Store, Stored};
 use super::tty::Console;
@@ -166,7 +167,14 @@ pub fn container(
     if let Some(console) = console {
         container = container.stage(console);
     }
-    Ok(container.stage(ProcessSetup::new(process)?.seccomp(seccomp)))
+    let scheduling = Scheduling::new(
+        spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
+        process.scheduler().as_ref(),
+        process.io_priority().as_ref(),
+    )?;
+    Ok(container
+        .stage(scheduling)
+        .stage(ProcessSetup::new(process)?.seccomp(seccomp)))
 }
 // ANCHOR_END: container
 
@@ -181,19 +189,8 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         )))
     };
     if let Some(linux) = spec.linux() {
-        if linux.personality().is_some() {
-            return refuse("linux.personality");
-        }
         if linux.intel_rdt().is_some() {
-            return refuse("linux.intelRdt");
-        }
-    }
-    if let Some(process) = spec.process() {
-        if process.scheduler().is_some() {
-            return refuse("process.scheduler");
-        }
-        if process.io_priority().is_some() {
-            return refuse("process.ioPriority");
+            return refuse("linux.intelRdt (Intel's cache and memory-bandwidth allocation)");
         }
     }
     Ok(())

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::Process;
 
 use super::process::ProcessSetup;
+use super::scheduling::Scheduling;
 use super::seccomp::Filter;
 use super::state::{Status, Store};
 use super::tty::Console;
@@ -124,7 +125,14 @@ pub fn exec(store: &Store, id: &str, options: &Options) -> Result<Exec> {
     }
     // The container's seccomp profile holds for every process in it.
     let seccomp = stored.seccomp.as_ref().map(Filter::compile).transpose()?;
-    container = container.stage(ProcessSetup::new(&options.process)?.seccomp(seccomp));
+    let scheduling = Scheduling::new(
+        None,
+        options.process.scheduler().as_ref(),
+        options.process.io_priority().as_ref(),
+    )?;
+    container = container
+        .stage(scheduling)
+        .stage(ProcessSetup::new(&options.process)?.seccomp(seccomp));
     if options.detach {
         let pid = container.spawn()?;
         if let Some(path) = &options.pid_file {

@@ -427,7 +427,7 @@ fn features() -> serde_json::Value {
         "annotations": {
             "org.opencontainers.runc.version": "none (berth step-04)",
             // Not in the features schema, so said here: what create refuses.
-            "org.berth.unsupported": "linux.personality, linux.intelRdt, process.scheduler, process.ioPriority, process.apparmorProfile, process.selinuxLabel, user namespaces (rung 06)"
+            "org.berth.unsupported": "linux.intelRdt, process.apparmorProfile, process.selinuxLabel, user namespaces (rung 06)"
         }
     })
 }
