@@ -137,6 +137,11 @@ fn main() {
             Needs::Root,
             scheduling,
         ),
+        test(
+            "unknown_fields_are_ignored_as_the_spec_requires",
+            Needs::Root,
+            unknown_fields,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -1218,5 +1223,19 @@ fn scheduling() -> Outcome {
         "bad-ioprio",
         |c| c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 9}),
         "process.ioPriority.priority 9",
+    )
+}
+
+fn unknown_fields() -> Outcome {
+    // config.md: "MUST NOT generate an error if they encounter an unknown
+    // property. Instead they MUST ignore unknown properties."
+    let (out, code) = run_in(OURS, "unknown", &["echo", "ran"], |c| {
+        c["org.example.future"] = json!({"anything": [1, 2]});
+        c["process"]["someNewSetting"] = json!(true);
+    });
+    check_eq(
+        (out.as_str(), code),
+        ("ran\n", Some(0)),
+        "a config.json with unknown fields",
     )
 }
