@@ -139,6 +139,28 @@ impl Stage for Hostname {
 }
 // ANCHOR_END: hostname
 
+/// Stage: the NIS domain name, the UTS namespace's other name (rung 04's
+/// `domainname`; `/proc/sys/kernel/domainname` shows it).
+pub struct Domainname(pub String);
+
+impl Stage for Domainname {
+    fn name(&self) -> &'static str {
+        "domainname"
+    }
+
+    fn in_child(&mut self) -> Result<()> {
+        // SAFETY: the pointer and length describe `self.0`'s bytes.
+        let done = unsafe { libc::setdomainname(self.0.as_ptr().cast(), self.0.len()) };
+        if done < 0 {
+            return Err(Error::sys(
+                format!("setting the domain name to {:?}", self.0),
+                nix::errno::Errno::last(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 // ANCHOR: cgroupns
 /// Stage: enter a new cgroup namespace.
 ///

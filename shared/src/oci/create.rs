@@ -18,7 +18,7 @@ use super::Bundle;
 use crate::cgroup::devices::DeviceRule;
 use crate::cgroup::{Cgroup, CpuQuota, Hierarchy, Limits};
 use crate::container::Container;
-use crate::ns::{CgroupNamespace, Hostname, Namespace};
+use crate::ns::{CgroupNamespace, Domainname, Hostname, Namespace};
 use crate::{Error, Result};
 
 /// What `create`'s command line adds to the bundle.
@@ -152,6 +152,16 @@ pub fn container(
             ));
         }
         container = container.stage(Hostname(hostname.clone()));
+    }
+    if let Some(domainname) = spec.domainname() {
+        if !namespaces.contains(&Namespace::Uts)
+            || joined.iter().any(|(ns, _)| *ns == Namespace::Uts)
+        {
+            return Err(Error::Invalid(
+                "domainname is set, but there is no new uts namespace to set it in".into(),
+            ));
+        }
+        container = container.stage(Domainname(domainname.clone()));
     }
     if namespaces.contains(&Namespace::Net) && !joined.iter().any(|(ns, _)| *ns == Namespace::Net) {
         container = container.stage(LoopbackUp);

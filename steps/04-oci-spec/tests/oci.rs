@@ -142,6 +142,11 @@ fn main() {
             Needs::Root,
             unknown_fields,
         ),
+        test(
+            "the_domainname_is_set_in_the_container",
+            Needs::Root,
+            domainname,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -1238,4 +1243,24 @@ fn unknown_fields() -> Outcome {
         ("ran\n", Some(0)),
         "a config.json with unknown fields",
     )
+}
+
+fn domainname() -> Outcome {
+    // runc 1.1.5 leaves `domainname` unset, so this is checked against
+    // the kernel: the UTS namespace's second name.
+    let (out, code) = run_in(
+        OURS,
+        "domain",
+        &["cat", "/proc/sys/kernel/domainname"],
+        |c| c["domainname"] = json!("berth.test"),
+    );
+    check_eq(
+        (out.as_str(), code),
+        ("berth.test\n", Some(0)),
+        "the domain name inside",
+    )?;
+    let host = fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
+    check(host.trim() != "berth.test", || {
+        "the host's domain name changed".into()
+    })
 }
