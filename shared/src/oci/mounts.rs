@@ -331,16 +331,8 @@ fn mount_one(root: &Root, m: &Mount) -> Result<()> {
             .map_err(|e| Error::sys(format!("{what} ({options:?})"), e))?;
         }
     } else if fstype == "cgroup" {
-        // A cgroup v1 host has a hierarchy per controller; showing them
-        // needs one mount each. Until then, an empty read-only tmpfs.
-        mount(
-            Some("tmpfs"),
-            &target,
-            Some("tmpfs"),
-            flags | MsFlags::MS_RDONLY,
-            Some("mode=755"),
-        )
-        .map_err(|e| Error::sys(&what, e))?;
+        mount_cgroup_v1(root, m.destination(), &target, flags)
+            .map_err(|e| Error::Invalid(format!("{what}: {e}")))?;
     } else {
         mount(Some(&source), &target, Some(fstype.as_str()), flags, data)
             .map_err(|e| Error::sys(&what, e))?;
@@ -352,6 +344,88 @@ fn mount_one(root: &Root, m: &Mount) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: mount_one
+
+// ANCHOR: cgroup_v1
+/// A `cgroup` mount on a v1 host: there is no single file system to show,
+/// but one hierarchy per controller (or group of controllers). As runc
+/// does, a tmpfs at the destination, then in it one `cgroup` mount per
+/// hierarchy the host has, named as on the host (`memory`, `cpu,cpuacct`,
+/// the unified `cgroup2` one…), with links for the co-mounted names
+/// (`cpu -> cpu,cpuacct`). The process is already in its cgroup
+/// namespace, so each shows the container's own cgroup as its root.
+fn mount_cgroup_v1(root: &Root, destination: &Path, target: &Path, flags: MsFlags) -> Result<()> {
+    // Writable until its mount points and links are made.
+    let tmpfs_flags = flags - MsFlags::MS_RDONLY;
+    mount(
+        Some("tmpfs"),
+        target,
+        Some("tmpfs"),
+        tmpfs_flags,
+        Some("mode=755"),
+    )
+    .map_err(|e| Error::sys("a tmpfs for the cgroup hierarchies", e))?;
+    // The tmpfs itself: the destination, resolved again now that it is a
+    // mount point.
+    let tmpfs = root
+        .resolve(destination)
+        .map_err(|e| Error::sys("reopening the cgroup tmpfs", e))?;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::Invalid(format!("reading /proc/self/mountinfo: {e}")))?;
+    for line in mountinfo.lines() {
+        // "36 31 0:33 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory"
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let point = Path::new(left.split(' ').nth(4).unwrap_or_default());
+        let mut right = right.split(' ');
+        let fstype = right.next().unwrap_or_default();
+        let options = right.nth(1).unwrap_or_default();
+        if point.parent() != Some(Path::new("/sys/fs/cgroup")) || !fstype.starts_with("cgroup") {
+            continue;
+        }
+        let Some(name) = point.file_name() else {
+            continue;
+        };
+        // The hierarchy's own options: its controllers, or name=systemd.
+        let data: Vec<&str> = options
+            .split(',')
+            .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("seclabel"))
+            .collect();
+        let place = root.open_or_create(&destination.join(name), Missing::Dir)?;
+        mount(
+            Some(fstype),
+            proc_path(&place).as_str(),
+            Some(fstype),
+            flags,
+            Some(data.join(",").as_str()),
+        )
+        .map_err(|e| {
+            Error::sys(
+                format!("mounting the {} hierarchy", name.to_string_lossy()),
+                e,
+            )
+        })?;
+        let name = name.to_string_lossy();
+        if name.contains(',') {
+            for single in name.split(',') {
+                let _ = nix::unistd::symlinkat(name.as_ref(), &tmpfs, single);
+            }
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let remount = flags | MsFlags::MS_REMOUNT;
+        mount(
+            None::<&str>,
+            proc_path(&tmpfs).as_str(),
+            None::<&str>,
+            remount,
+            Some("mode=755"),
+        )
+        .map_err(|e| Error::sys("making the cgroup tmpfs read-only", e))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: cgroup_v1
 
 #[cfg(test)]
 mod tests {

@@ -147,6 +147,11 @@ fn main() {
             Needs::Root,
             domainname,
         ),
+        test(
+            "the_cgroup_mount_shows_the_containers_own_cgroup_as_with_runc",
+            Needs::RootAnd("runc"),
+            cgroup_mount,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -1263,4 +1268,25 @@ fn domainname() -> Outcome {
     check(host.trim() != "berth.test", || {
         "the host's domain name changed".into()
     })
+}
+
+fn cgroup_mount() -> Outcome {
+    // The limit, read through the container's own /sys/fs/cgroup (v1: the
+    // pids hierarchy's folder; v2: the one tree): its root is the
+    // container's cgroup, so the file there is the container's.
+    let script = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; \
+                  grep -c . /sys/fs/cgroup/memory/cgroup.procs 2>/dev/null || grep -c . /sys/fs/cgroup/cgroup.procs";
+    let limit = |c: &mut Value| c["linux"]["resources"] = json!({"pids": {"limit": 77}});
+    let ours = run_in(OURS, "cgmount", &["sh", "-c", script], limit);
+    // 77, and two processes in the cgroup: the shell and grep.
+    check_eq(
+        &ours,
+        &(String::from("77\n2\n"), Some(0)),
+        "the container's limit and processes",
+    )?;
+    check_eq(
+        ours,
+        run_in("runc", "cgmount", &["sh", "-c", script], limit),
+        "ours against runc's",
+    )
 }
