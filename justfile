@@ -83,6 +83,10 @@ test:
     mdbook build book
     scripts/test-summary target/test-output.txt
 
+# Time rung 04 against crun and runc, on the host and in the micro-VM: `just bench [RUNS]`
+bench *ARGS:
+    scripts/bench "$@"
+
 # Build the book and serve it on http://localhost:3000
 book:
     mdbook serve book --open

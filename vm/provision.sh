@@ -79,7 +79,7 @@ PACKAGES=(
     uidmap                                                # rung 06: newuidmap, newgidmap
     passt                                                 # rung 07: pasta
     docker-registry                                       # rung 05: a local registry
-    runc crun skopeo umoci                                # the runtimes we compare with
+    runc crun skopeo umoci hyperfine                      # the runtimes we compare with; `just bench`
     debootstrap shellcheck                                # testing this very script
 )
 # ANCHOR_END: packages

@@ -91,6 +91,7 @@ fn shellcheck() -> Outcome {
         "scripts/build-each-rung",
         "scripts/test-in-microvm",
         "scripts/test-summary",
+        "scripts/bench",
         ".ci/run",
     ];
     succeeds(

@@ -35,7 +35,21 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     }
     let poststop = stored.hooks.as_ref().and_then(|h| h.poststop().clone());
     let state = stored.hook_state("stopped");
+    let parents: Vec<_> = stored
+        .cgroup
+        .iter()
+        .filter_map(|d| d.parent().map(|p| p.to_path_buf()))
+        .collect();
     Cgroup::adopt(stored.cgroup).remove()?;
+    // The kit's default parent, /berth, goes with its last container
+    // (rmdir refuses while another container's cgroup is in it). A parent
+    // named by linux.cgroupsPath is the engine's, and stays.
+    for parent in parents
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "berth"))
+    {
+        let _ = std::fs::remove_dir(parent);
+    }
     std::fs::remove_dir_all(store.dir(id))
         .map_err(|e| Error::Invalid(format!("removing the state of {id:?}: {e}")))?;
     // Everything is released; a failing poststop hook only gets a warning.
