@@ -37,6 +37,8 @@ pub mod clone;
 pub mod container;
 #[cfg(feature = "step-01")]
 pub mod error;
+#[cfg(feature = "step-05")]
+pub mod image;
 #[cfg(feature = "step-01")]
 pub mod init;
 #[cfg(feature = "step-01")]
@@ -45,6 +47,8 @@ pub mod mount;
 pub mod ns;
 #[cfg(feature = "step-04")]
 pub mod oci;
+#[cfg(feature = "step-05")]
+pub mod registry;
 #[cfg(feature = "step-03")]
 pub mod rootfs;
 #[cfg(feature = "step-01")]

@@ -1,0 +1,24 @@
+//! Container images: what a registry serves and a runtime runs.
+//!
+//! Introduced by rung 05; chapter 5 explains it.
+//!
+//! An image is a handful of JSON documents and a stack of tarballs, every
+//! one of them named by the sha256 of its bytes (its **digest**):
+//!
+//! ```text
+//!   index (optional)          one manifest per platform
+//!     └─ manifest             the config and the layers, by digest
+//!          ├─ config          Entrypoint, Cmd, Env, WorkingDir, User…
+//!          └─ layers          tarballs of files, lowest first
+//! ```
+//!
+//! - [`reference`]: `busybox` → `docker.io/library/busybox:latest`.
+//! - [`digest`]: sha256 digests, checked while the bytes stream past.
+//! - [`store`]: the content-addressed store on disk.
+//! - [`unpack`]: a layer tarball into a directory overlayfs can stack,
+//!   whiteouts included, refusing anything that would write outside it.
+
+pub mod digest;
+pub mod reference;
+pub mod store;
+pub mod unpack;
