@@ -12,7 +12,7 @@
 //!          └─ layers          tarballs of files, lowest first
 //! ```
 //!
-//! - [`reference`]: `busybox` → `docker.io/library/busybox:latest`.
+//! - [`reference`](mod@reference): `busybox` → `docker.io/library/busybox:latest`.
 //! - [`digest`]: sha256 digests, checked while the bytes stream past.
 //! - [`store`]: the content-addressed store on disk.
 //! - [`unpack`]: a layer tarball into a directory overlayfs can stack,
