@@ -64,11 +64,32 @@ pub enum Forked {
 /// freshly forked process may (no locks another thread could have held).
 /// The rungs call it from `main`, before any thread exists.
 pub unsafe fn clone3(flags: CloneFlags) -> nix::Result<Forked> {
+    // SAFETY: the caller's promise, passed on.
+    unsafe { clone3_into(flags, None) }
+}
+
+/// [`clone3`], with the child born in the cgroup v2 directory `cgroup`
+/// (`CLONE_INTO_CGROUP`, Linux 5.7): it never runs a single instruction
+/// outside it, and nobody has to move it there afterwards — a write to
+/// `cgroup.procs` that can cost milliseconds (rung 04's `just bench`).
+///
+/// # Safety
+///
+/// As for [`clone3`].
+pub unsafe fn clone3_into(
+    flags: CloneFlags,
+    cgroup: Option<std::os::fd::BorrowedFd>,
+) -> nix::Result<Forked> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut args = CloneArgs {
         flags: flags.bits() as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
     };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = std::os::fd::AsRawFd::as_raw_fd(&fd) as u64;
+    }
     // SAFETY: `args` is a valid clone_args of the size we pass; with no
     // stack, the kernel duplicates ours, exactly as fork does.
     let ret = unsafe {

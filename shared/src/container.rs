@@ -26,6 +26,7 @@
 
 use std::ffi::{CString, OsString};
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
@@ -34,7 +35,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{execvp, fork, ForkResult, Pid};
 
-use crate::clone::{clone3, Forked};
+use crate::clone::{clone3_into, Forked};
 use crate::init::{self, BlockedSignals, ExitStatus};
 use crate::ns::Namespace;
 use crate::sync::{self, Channel, Message};
@@ -98,6 +99,9 @@ pub struct Container {
     preserve_fds: u32,
     /// Whether the program outlives the runtime (no parent-death signal).
     detached: bool,
+    /// A cgroup v2 directory to start the container in (see
+    /// [`clone3_into`]).
+    cgroup: Option<std::os::fd::OwnedFd>,
     /// Existing namespaces to enter instead of creating new ones.
     join: Vec<(Namespace, std::os::fd::OwnedFd)>,
 }
@@ -125,6 +129,7 @@ impl Container {
             start_fifo: None,
             preserve_fds: 0,
             detached: false,
+            cgroup: None,
             join: Vec::new(),
         })
     }
@@ -219,6 +224,21 @@ impl Container {
     }
     // ANCHOR_END: join
 
+    /// Start the container's first process in the cgroup v2 directory
+    /// `dir` (instead of moving it there with a stage).
+    pub fn born_in(mut self, dir: &std::path::Path) -> Result<Container> {
+        let fd = nix::fcntl::open(
+            dir,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys(format!("opening {}", dir.display()), e))?;
+        self.cgroup = Some(fd);
+        Ok(self)
+    }
+
     /// Add a set-up stage after the ones already added.
     pub fn stage(mut self, stage: impl Stage + 'static) -> Container {
         self.stages.push(Box::new(stage));
@@ -266,7 +286,12 @@ impl Container {
         let (outside, inside) = sync::pair()?;
         let own = self.enter_for_children()?;
         // SAFETY: `run`'s contract: this process has a single thread.
-        let cloned = unsafe { clone3(self.clone_flags()) };
+        let cloned = unsafe {
+            clone3_into(
+                self.clone_flags(),
+                self.cgroup.as_ref().map(|fd| fd.as_fd()),
+            )
+        };
         if matches!(cloned, Ok(Forked::Parent { .. }) | Err(_)) {
             leave(own);
         }
@@ -297,7 +322,12 @@ impl Container {
         let (outside, inside) = sync::pair()?;
         let own = self.enter_for_children()?;
         // SAFETY: `run`'s contract: this process has a single thread.
-        let cloned = unsafe { clone3(self.clone_flags()) };
+        let cloned = unsafe {
+            clone3_into(
+                self.clone_flags(),
+                self.cgroup.as_ref().map(|fd| fd.as_fd()),
+            )
+        };
         if matches!(cloned, Ok(Forked::Parent { .. }) | Err(_)) {
             leave(own);
         }

@@ -166,7 +166,13 @@ pub fn container(
     if namespaces.contains(&Namespace::Net) && !joined.iter().any(|(ns, _)| *ns == Namespace::Net) {
         container = container.stage(LoopbackUp);
     }
-    container = container.stage(cgroup.join());
+    // On v2 the child is born in its cgroup (CLONE_INTO_CGROUP); on v1,
+    // with a directory per controller, it is moved into each before it
+    // may go on.
+    container = match cgroup.version() {
+        "v2" => container.born_in(cgroup.dirs().next().expect("a v2 cgroup has one directory"))?,
+        _ => container.stage(cgroup.join()),
+    };
     // Hooks after the cgroup (a hook may look at it) and before the root
     // changes (createContainer's paths are the host's).
     if let Some(hooks) = hooks {
