@@ -123,8 +123,14 @@ pub enum Command {
     },
     /// List the processes in a container (their host PIDs)
     Ps {
+        /// `table` (the host's ps, filtered) or `json` (the PIDs)
+        #[arg(short, long, default_value = "table")]
+        format: String,
         /// The container's ID
         id: String,
+        /// Options for ps (default: -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
     },
     /// Run one more process in a running container
     Exec {
@@ -312,13 +318,11 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         Command::Delete { id, force } => oci::delete::delete(&store, id, *force)?,
         Command::Run { options, detach } => return run_container(&store, options, *detach),
         Command::List { quiet } => list(&store, *quiet),
-        Command::Ps { id } => {
-            let stored = store.load(id)?;
-            println!("PID");
-            for pid in pids(&stored.cgroup) {
-                println!("{pid}");
-            }
-        }
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(&pids(&store.load(id)?.cgroup), format, ps_args)?,
         Command::Exec { options } => {
             let exec = oci::exec::Options {
                 process: options.process(&store)?,
@@ -361,6 +365,8 @@ fn run_container(store: &Store, options: &CreateOptions, detach: bool) -> anyhow
 }
 // ANCHOR_END: run_container
 
+/// `list`: a table laid out as runc's (Go's tabwriter: each column as
+/// wide as its widest cell plus 3, at least 12).
 fn list(store: &Store, quiet: bool) {
     let all = store.list();
     if quiet {
@@ -369,21 +375,85 @@ fn list(store: &Store, quiet: bool) {
         }
         return;
     }
-    println!(
-        "{:<12} {:<8} {:<10} {:<40} CREATED",
-        "ID", "PID", "STATUS", "BUNDLE"
-    );
-    for s in all.iter().map(|s| &s.state) {
-        let status = format!("{:?}", s.status).to_lowercase();
-        println!(
-            "{:<12} {:<8} {:<10} {:<40} {}",
-            s.id,
-            s.pid,
-            status,
-            s.bundle.display(),
-            s.created
-        );
+    let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
+    for stored in &all {
+        let s = &stored.state;
+        let owner = std::fs::metadata(store.dir(&s.id))
+            .ok()
+            .and_then(|m| {
+                use std::os::unix::fs::MetadataExt;
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(m.uid()))
+                    .ok()
+                    .flatten()
+            })
+            .map_or(String::new(), |u| u.name);
+        rows.push([
+            s.id.clone(),
+            s.pid.to_string(),
+            format!("{:?}", s.status).to_lowercase(),
+            s.bundle.display().to_string(),
+            s.created.clone(),
+            owner,
+        ]);
     }
+    let widths: Vec<usize> = (0..6)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c == 5 {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}", width = widths[c]));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+}
+
+/// `ps`: the host's `ps` (with `ps_args`, by default `-ef`), keeping the
+/// header and the lines of the container's processes — as runc does.
+fn ps(pids: &[i32], format: &str, ps_args: &[String]) -> anyhow::Result<()> {
+    if format == "json" {
+        println!("{}", serde_json::to_string(pids)?);
+        return Ok(());
+    }
+    if format != "table" {
+        bail!("--format {format}: not table or json");
+    }
+    let args = if ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        ps_args.to_vec()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("running ps")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let Some(column) = header.split_whitespace().position(|c| c == "PID") else {
+        bail!("ps {}: its output has no PID column", args.join(" "));
+    };
+    println!("{header}");
+    for line in lines {
+        let pid = line
+            .split_whitespace()
+            .nth(column)
+            .and_then(|p| p.parse().ok());
+        if pid.is_some_and(|p: i32| pids.contains(&p)) {
+            println!("{line}");
+        }
+    }
+    Ok(())
 }
 
 fn pids(cgroup: &[PathBuf]) -> Vec<i32> {

@@ -152,6 +152,11 @@ fn main() {
             Needs::RootAnd("runc"),
             cgroup_mount,
         ),
+        test(
+            "list_ps_and_kill_all_as_with_runc",
+            Needs::RootAnd("runc"),
+            list_ps_kill_all,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -1287,6 +1292,83 @@ fn cgroup_mount() -> Outcome {
     check_eq(
         ours,
         run_in("runc", "cgmount", &["sh", "-c", script], limit),
+        "ours against runc's",
+    )
+}
+
+/// Under `program`: `list`, `ps` and `kill --all` of a container with two
+/// processes, with what varies from run to run (PIDs, times) left out.
+fn list_ps_kill(program: &str) -> std::result::Result<Vec<String>, String> {
+    let name = Path::new(program)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let rt = Runtime::new(program, "listps");
+    let dir = bundle(
+        &format!("listps-{name}"),
+        &["sh", "-c", "sleep 30 & exec sleep 31"],
+        |_| {},
+    );
+    let mut seen = Vec::new();
+    let result = (|| {
+        let run = rt.run(&["run", "--detach", "--bundle", dir.to_str().unwrap(), "l1"]);
+        if !run.status.success() {
+            return Err(format!("{program} run: {}", text(&run)));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while text(&rt.run(&["ps", "--format", "json", "l1"]))
+            .matches(',')
+            .count()
+            < 1
+        {
+            if Instant::now() > deadline {
+                return Err(format!("{program}: the second process never appeared"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for line in text(&rt.run(&["list"])).lines() {
+            // ID, STATUS, BUNDLE, OWNER: not the PID or the time.
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            seen.push(format!(
+                "{} {} {} {}",
+                cells[0], cells[2], cells[3], cells[5]
+            ));
+        }
+        let ps = text(&rt.run(&["ps", "l1"]));
+        let mut commands: Vec<String> = ps
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().skip(7).collect::<Vec<_>>().join(" "))
+            .collect();
+        commands.sort();
+        seen.extend(commands);
+        let killed = rt.run(&["kill", "--all", "l1", "KILL"]);
+        seen.push(format!("kill --all: {}", killed.status.success()));
+        seen.push(wait_stopped(&rt, "l1"));
+        Ok(())
+    })();
+    rt.run(&["delete", "--force", "l1"]);
+    let _ = fs::remove_dir_all(&dir);
+    result.map(|()| seen)
+}
+
+fn list_ps_kill_all() -> Outcome {
+    let ours = list_ps_kill(OURS)?;
+    check(
+        ours.iter().any(|l| l == "sleep 30") && ours.iter().any(|l| l == "sleep 31"),
+        || format!("ps should show both processes: {ours:?}"),
+    )?;
+    // The bundle paths differ (one per runtime): compare the rest.
+    let without_bundle = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .into_iter()
+            .map(|l| l.replace("listps-step-04", "B").replace("listps-runc", "B"))
+            .collect()
+    };
+    check_eq(
+        without_bundle(ours),
+        without_bundle(list_ps_kill("runc")?),
         "ours against runc's",
     )
 }
