@@ -78,7 +78,7 @@ PACKAGES=(
     busybox-static cpio qemu-system-x86                   # the test image, the micro-VM
     uidmap                                                # rung 06: newuidmap, newgidmap
     passt                                                 # rung 07: pasta
-    docker-registry                                       # rung 05: a local registry
+    docker-registry apache2-utils                         # rung 05: a local registry; htpasswd for its auth tests
     runc crun skopeo umoci hyperfine                      # the runtimes we compare with; `just bench`
     debootstrap shellcheck                                # testing this very script
 )

@@ -254,7 +254,7 @@ impl Container {
     /// Start the container, wait for it to end, and clean up.
     ///
     /// Call this only while the process has a single thread (see
-    /// [`clone3`]): the rungs call it from `main`.
+    /// [`clone3`](crate::clone::clone3)): the rungs call it from `main`.
     pub fn run(mut self) -> Result<ExitStatus> {
         let signals = init::block_signals()?;
         let result = self.start_and_wait(&signals);

@@ -2,8 +2,16 @@
 //!
 //! Introduced by rung 05; chapter 5 explains it.
 //!
-//! - [`client`]: manifests and blobs, redirects, retries, resumes.
-//! - [`auth`]: anonymous and credentialed access, Bearer tokens and Basic.
+//! - [`client`]: manifests and blobs — an index resolved to one platform,
+//!   every byte checked against its sha256 digest while it streams, retries
+//!   with backoff, resumed downloads, plain HTTP only for this machine.
+//! - [`auth`]: anonymous and credentialed access, Bearer tokens and Basic,
+//!   credentials from Docker's and Podman's auth files.
+//!
+//! The API takes plain strings (a registry host, a repository, a tag or
+//! digest) so it does not depend on how a reference was parsed.
 
 pub mod auth;
 pub mod client;
+#[cfg(feature = "testing")]
+pub mod testing;
