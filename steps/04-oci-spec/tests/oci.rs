@@ -997,16 +997,14 @@ fn exec_detached() -> Outcome {
             "sleep\u{0}20\u{0}",
             "the detached process",
         )?;
-        let ps = rt.run(&["ps", "d1"]);
-        check(
-            text(&ps).lines().any(|l| l.trim() == pid.to_string()),
-            || {
-                format!(
-                    "ps should list the exec'd process {pid} (it is in the cgroup): {}",
-                    text(&ps)
-                )
-            },
-        )?;
+        let ps = rt.run(&["ps", "--format", "json", "d1"]);
+        let listed: Vec<i32> = serde_json::from_slice(&ps.stdout).unwrap_or_default();
+        check(listed.contains(&pid), || {
+            format!(
+                "ps should list the exec'd process {pid} (it is in the cgroup): {}",
+                text(&ps)
+            )
+        })?;
         let killed = rt.run(&["kill", "d1", "KILL"]);
         check(killed.status.success(), || text(&killed))?;
         wait_stopped(&rt, "d1");
