@@ -420,6 +420,11 @@ pub mod images {
         let mut builder = tar::Builder::new(Vec::new());
         for (path, contents) in entries {
             let mut header = tar::Header::new_gnu();
+            // Owner and time too: a real layer has them, and the unpacker
+            // refuses a header whose numeric fields are empty.
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(1_700_000_000);
             match contents {
                 Some(data) => {
                     header.set_entry_type(tar::EntryType::Regular);
