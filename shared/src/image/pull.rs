@@ -78,7 +78,7 @@ pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool)
             let blob = store.blob(&digest)?;
             let file = fs::File::open(&blob)
                 .map_err(|e| Error::Invalid(format!("{}: {e}", blob.display())))?;
-            unpack_atomically(file, &layer.media_type().to_string(), &dir)
+            unpack_atomically(file, layer.media_type().as_ref(), &dir)
                 .map_err(|e| Error::Invalid(format!("layer {digest}: {e}")))?;
         }
         layers.push(dir);
