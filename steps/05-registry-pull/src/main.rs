@@ -1,7 +1,107 @@
-//! Rung 05: pulling images from a registry, and running them with rung
-//! 04's runtime. (Being written: see chapter 5.)
+//! Rung 05: pulling images from a registry into a content-addressed
+//! store. (Chapter 5, and running what is pulled, are being written.)
+//!
+//! ```text
+//! step-05 pull IMAGE          # e.g. 127.0.0.1:5000/busybox:latest
+//! step-05 images              # what the store holds
+//! step-05 rmi IMAGE           # remove it, and what no other image needs
+//! ```
 
-fn main() {
-    eprintln!("step-05: being written; see chapter 5");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use berth::image::pull::pull;
+use berth::image::reference::Reference;
+use berth::image::store::Store;
+use berth::registry::client::{parse_platform, Options};
+use clap::{Parser, Subcommand};
+
+// ANCHOR: args
+/// Rung 05 of berth: pull images from a registry into a store of
+/// content-addressed blobs and unpacked layers.
+#[derive(Debug, Parser)]
+#[command(name = "step-05", version, about, long_about = None)]
+struct Args {
+    /// Where the store is
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/step-05",
+        global = true
+    )]
+    root: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Pull an image into the store
+    Pull {
+        /// The image: NAME[:TAG][@DIGEST], as docker and podman take it
+        image: String,
+        /// The platform to choose from an index (OS/ARCH[/VARIANT])
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Option<String>,
+        /// A registry to reach over plain HTTP (loopback ones always are)
+        #[arg(long, value_name = "HOST[:PORT]")]
+        insecure_registry: Vec<String>,
+        /// No progress bars
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List the images in the store
+    Images,
+    /// Remove an image, and every blob and layer no other image needs
+    Rmi {
+        /// The image, as it was pulled
+        image: String,
+    },
+}
+// ANCHOR_END: args
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    berth::cli::exit_status("step-05", run(args))
+}
+
+fn run(args: Args) -> anyhow::Result<i32> {
+    let store = Store::open(&args.root)?;
+    match args.command {
+        Command::Pull {
+            image,
+            platform,
+            insecure_registry,
+            quiet,
+        } => {
+            let reference = Reference::parse(&image)?;
+            let options = Options {
+                insecure: insecure_registry,
+                platform: platform.as_deref().map(parse_platform).transpose()?,
+                ..Options::default()
+            };
+            let pulled = pull(&store, &reference, &options, !quiet)?;
+            println!(
+                "{}: {} ({} layers, {} downloaded)",
+                pulled.name,
+                pulled.manifest,
+                pulled.layers.len(),
+                pulled.downloaded
+            );
+        }
+        Command::Images => {
+            for (name, digest) in store.images()? {
+                println!("{name}  {digest}");
+            }
+        }
+        Command::Rmi { image } => {
+            let name = Reference::parse(&image)?.to_string();
+            let lock = store.lock()?;
+            for removed in store.remove(&lock, &name)? {
+                println!("removed {removed}");
+            }
+        }
+    }
+    Ok(0)
 }
