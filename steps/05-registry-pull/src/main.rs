@@ -39,13 +39,13 @@ struct Args {
 enum Command {
     /// Pull an image into the store
     Pull {
-        /// The image: NAME[:TAG][@DIGEST], as docker and podman take it
+        /// The image, as docker and podman take it (NAME, NAME:TAG, NAME@DIGEST)
         image: String,
-        /// The platform to choose from an index (OS/ARCH[/VARIANT])
+        /// The platform to choose from an index (OS/ARCH or OS/ARCH/VARIANT)
         #[arg(long, value_name = "PLATFORM")]
         platform: Option<String>,
         /// A registry to reach over plain HTTP (loopback ones always are)
-        #[arg(long, value_name = "HOST[:PORT]")]
+        #[arg(long, value_name = "HOST:PORT")]
         insecure_registry: Vec<String>,
         /// No progress bars
         #[arg(short, long)]
