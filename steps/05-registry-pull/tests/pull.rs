@@ -21,6 +21,11 @@ fn main() {
             Needs::Nothing,
             bad_reference,
         ),
+        test(
+            "a_pull_killed_mid_download_is_completed_by_the_next",
+            Needs::Program("docker-registry"),
+            killed_pull,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -83,4 +88,68 @@ fn bad_reference() -> Outcome {
         !out.status.success() && text(&out).contains("invalid image reference"),
         || text(&out),
     )
+}
+
+fn killed_pull() -> Outcome {
+    let registry = Registry::start()?;
+    // A 128 MiB layer of bytes that do not compress, so the download takes
+    // long enough to be interrupted.
+    let mut data = vec![0u8; 128 << 20];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for chunk in data.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+    }
+    let layer = images::zstd_layer(&images::tar_of(&[("big", Some(&data))]));
+    drop(data);
+    let pushed = images::push_image(&registry.pusher(), "test/big", "v1", &[layer], false)?;
+    let store = TempDir::new("berth-step05-killed").map_err(|e| e.to_string())?;
+    let image = format!("{}/test/big:v1", registry.host());
+    let partial = store
+        .path()
+        .join("blobs/partial")
+        .join(pushed.layers[0].digest.trim_start_matches("sha256:"));
+    let mut child = Command::new(OURS)
+        .arg("--root")
+        .arg(store.path())
+        .args(["pull", "--quiet", &image])
+        .spawn()
+        .unwrap();
+    // kill -9 once the layer is partly down.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while partial.metadata().map_or(0, |m| m.len()) < (4 << 20) {
+        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            return Err("the pull finished or stalled before it could be interrupted".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let had = partial.metadata().map_or(0, |m| m.len());
+    check(had > 0, || "the partial download should be kept".into())?;
+    check_eq(
+        text(&step05(store.path(), &["images"])),
+        String::new(),
+        "no name after a killed pull",
+    )?;
+    // The next pull completes it, resuming from what is there.
+    let again = step05(store.path(), &["pull", "--quiet", &image]);
+    check(again.status.success(), || text(&again))?;
+    check(text(&again).contains("1 layers, 1 downloaded"), || {
+        text(&again)
+    })?;
+    check(!partial.exists(), || {
+        "the partial file should have become the blob".into()
+    })?;
+    let layer_dir = store
+        .path()
+        .join("layers/sha256")
+        .join(pushed.layers[0].digest.trim_start_matches("sha256:"));
+    let size = std::fs::metadata(layer_dir.join("big"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    check_eq(size, 128 << 20, "the unpacked file")
 }
