@@ -322,6 +322,38 @@ impl FromStr for Reference {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn references_as_docker_and_podman_read_them() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let inputs = [
+            "busybox".to_string(),
+            "busybox:1.36".to_string(),
+            "library/busybox".to_string(),
+            "index.docker.io/library/busybox".to_string(),
+            "alice/app:v2".to_string(),
+            "localhost/app".to_string(),
+            "localhost:5000/ns/app:v2".to_string(),
+            "127.0.0.1:5000/busybox".to_string(),
+            "quay.io/podman/hello".to_string(),
+            format!("busybox@{digest}"),
+            format!("ghcr.io/a/b:tag@{digest}"),
+        ];
+        let table: Vec<String> = inputs
+            .iter()
+            .map(|input| {
+                let r = Reference::parse(input).unwrap();
+                format!(
+                    "{input}\n  full: {r}\n  familiar: {}\n  api host: {}, loopback: {}, manifest: {}",
+                    r.familiar(),
+                    r.api_host(),
+                    r.is_loopback(),
+                    r.manifest_reference()
+                )
+            })
+            .collect();
+        insta::assert_snapshot!(table.join("\n"));
+    }
+
     use super::*;
 
     const HEX: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
