@@ -13,12 +13,14 @@
 //! ```
 //!
 //! - [`reference`](mod@reference): `busybox` → `docker.io/library/busybox:latest`.
+//! - [`bundle`]: a pulled image as an OCI bundle for rung 04.
 //! - [`digest`]: sha256 digests, checked while the bytes stream past.
 //! - [`pull`]: a registry into the store: manifest, blobs, layers, name.
 //! - [`store`]: the content-addressed store on disk.
 //! - [`unpack`]: a layer tarball into a directory overlayfs can stack,
 //!   whiteouts included, refusing anything that would write outside it.
 
+pub mod bundle;
 pub mod digest;
 pub mod pull;
 pub mod reference;

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use berth::init;
 use berth::oci::{self, Store};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -343,27 +342,17 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
 }
 // ANCHOR_END: run
 
-// ANCHOR: run_container
-/// `run`: create, start, wait — in the foreground, as the container's
-/// parent, forwarding signals to it — then delete.
+/// `run`: the library's create, start, wait and delete in one.
 fn run_container(store: &Store, options: &CreateOptions, detach: bool) -> anyhow::Result<i32> {
-    let signals = init::block_signals()?;
-    let state = oci::create::create(store, &options.id, &options.bundle, &options.library())?;
-    let started = oci::start::start(store, &options.id);
-    if let Err(error) = started {
-        let _ = oci::delete::delete(store, &options.id, true);
-        return Err(error.into());
-    }
-    if detach {
-        signals.restore()?;
-        return Ok(0);
-    }
-    let status = init::supervise(nix::unistd::Pid::from_raw(state.pid), &signals);
-    signals.restore()?;
-    oci::delete::delete(store, &options.id, true).context("deleting the container")?;
-    Ok(status?.code())
+    let code = oci::run::run(
+        store,
+        &options.id,
+        &options.bundle,
+        &options.library(),
+        detach,
+    )?;
+    Ok(code)
 }
-// ANCHOR_END: run_container
 
 /// `list`: a table laid out as runc's (Go's tabwriter: each column as
 /// wide as its widest cell plus 3, at least 12).

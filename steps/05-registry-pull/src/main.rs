@@ -5,9 +5,10 @@
 //! step-05 pull IMAGE          # e.g. 127.0.0.1:5000/busybox:latest
 //! step-05 images              # what the store holds
 //! step-05 rmi IMAGE           # remove it, and what no other image needs
+//! step-05 run IMAGE [CMD…]    # run it with rung 04's runtime
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use berth::image::pull::pull;
@@ -51,6 +52,14 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Run a pulled image: a bundle over its layers, run by rung 04
+    Run {
+        /// The image, as it was pulled
+        image: String,
+        /// The command (instead of the image's Cmd)
+        #[arg(trailing_var_arg = true)]
+        command: Vec<String>,
+    },
     /// List the images in the store
     Images,
     /// Remove an image, and every blob and layer no other image needs
@@ -90,6 +99,7 @@ fn run(args: Args) -> anyhow::Result<i32> {
                 pulled.downloaded
             );
         }
+        Command::Run { image, command } => return run_image(&store, &image, &command),
         Command::Images => {
             for (name, digest) in store.images()? {
                 println!("{name}  {digest}");
@@ -105,3 +115,36 @@ fn run(args: Args) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+// ANCHOR: run
+/// `run IMAGE [CMD…]`: the image as a bundle (its layers under a writable
+/// layer, its config as config.json), run in the foreground by rung 04's
+/// runtime, then removed.
+///
+/// The whole run happens in a private mount namespace of this process:
+/// the overlay mount that makes the bundle's root exists only there, so it
+/// disappears with this process however it ends — even with kill -9.
+fn run_image(store: &Store, image: &str, command: &[String]) -> anyhow::Result<i32> {
+    let name = Reference::parse(image)?.to_string();
+    let image = berth::image::bundle::image(store, &name)?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| anyhow::anyhow!("a private mount namespace for the bundle: {e}"))?;
+    berth::mount::make_private()?;
+    let id = format!("step-05-{}", std::process::id());
+    let dir = Path::new("/run/step-05/bundles").join(&id);
+    let result = (|| -> anyhow::Result<i32> {
+        berth::image::bundle::make(&image, command, &dir)?;
+        let containers = berth::oci::Store::new(Path::new("/run/step-05/containers"));
+        Ok(berth::oci::run::run(
+            &containers,
+            &id,
+            &dir,
+            &Default::default(),
+            false,
+        )?)
+    })();
+    let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+// ANCHOR_END: run

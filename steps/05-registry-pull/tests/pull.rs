@@ -26,6 +26,11 @@ fn main() {
             Needs::Program("docker-registry"),
             killed_pull,
         ),
+        test(
+            "run_an_image_its_layers_and_whiteouts_as_overlayfs_shows_them",
+            Needs::RootAnd("docker-registry"),
+            run_image,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -152,4 +157,43 @@ fn killed_pull() -> Outcome {
         .map(|m| m.len())
         .unwrap_or(0);
     check_eq(size, 128 << 20, "the unpacked file")
+}
+
+fn run_image() -> Outcome {
+    let registry = Registry::start()?;
+    images::multi_layer(&registry.pusher(), "test/layers", "v1")?;
+    let store = TempDir::new("berth-step05-run").map_err(|e| e.to_string())?;
+    let image = format!("{}/test/layers:v1", registry.host());
+    let pulled = step05(store.path(), &["pull", "--quiet", &image]);
+    check(pulled.status.success(), || text(&pulled))?;
+    // The image's own command.
+    let own = step05(store.path(), &["run", &image]);
+    check_eq(
+        (text(&own), own.status.code()),
+        ("hello from berth\n".to_string(), Some(0)),
+        "the image's Cmd",
+    )?;
+    // The upper layer replaced /etc/passwd, deleted /etc/hostname (a
+    // whiteout) and made /home opaque (only its own file shows).
+    let script = "head -1 /etc/passwd; ls /etc/hostname 2>&1; ls /home; exit 3";
+    // The image's Entrypoint is `sh -c`: a command replaces only its Cmd,
+    // as with docker run.
+    let seen = step05(store.path(), &["run", &image, script]);
+    check_eq(
+        (text(&seen), seen.status.code()),
+        (
+            "root:x:0:0:upper layer:/root:/bin/sh\nls: /etc/hostname: No such file or directory\nnew-file\n"
+                .to_string(),
+            Some(3),
+        ),
+        "the layers as the container sees them",
+    )?;
+    // Nothing is left: no bundle, no mount, no container state.
+    let left: Vec<_> = std::fs::read_dir("/run/step-05/bundles")
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    check(left.is_empty() && !mounts.contains("/run/step-05/"), || {
+        format!("left behind: {left:?}")
+    })
 }
