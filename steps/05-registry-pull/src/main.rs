@@ -2,6 +2,7 @@
 //! store. (Chapter 5, and running what is pulled, are being written.)
 //!
 //! ```text
+//! just step 05                # the demo: a local registry, pull, run, rmi
 //! step-05 pull IMAGE          # e.g. 127.0.0.1:5000/busybox:latest
 //! step-05 images              # what the store holds
 //! step-05 rmi IMAGE           # remove it, and what no other image needs
@@ -16,6 +17,8 @@ use berth::image::reference::Reference;
 use berth::image::store::Store;
 use berth::registry::client::{parse_platform, Options};
 use clap::{Parser, Subcommand};
+
+mod demo;
 
 // ANCHOR: args
 /// Rung 05 of berth: pull images from a registry into a store of
@@ -71,6 +74,10 @@ enum Command {
 // ANCHOR_END: args
 
 fn main() -> ExitCode {
+    // With no arguments at all: the demo.
+    if std::env::args_os().len() == 1 {
+        return berth::cli::exit_status("step-05", demo::run());
+    }
     let args = Args::parse();
     berth::cli::exit_status("step-05", run(args))
 }

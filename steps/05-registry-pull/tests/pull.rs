@@ -31,6 +31,11 @@ fn main() {
             Needs::RootAnd("docker-registry"),
             run_image,
         ),
+        test(
+            "the_demo_pulls_runs_and_removes_busybox",
+            Needs::RootAnd("docker-registry"),
+            demo,
+        ),
     ];
     berth::testing::run(trials)
 }
@@ -196,4 +201,21 @@ fn run_image() -> Outcome {
     check(left.is_empty() && !mounts.contains("/run/step-05/"), || {
         format!("left behind: {left:?}")
     })
+}
+
+fn demo() -> Outcome {
+    let out = Command::new(OURS).output().unwrap();
+    let said = text(&out);
+    check(out.status.success(), || said.clone())?;
+    for expected in [
+        "(1 layers, 2 downloaded)",
+        "hello from berth\n",
+        "I am root in berth",
+        "removed layers/sha256/",
+    ] {
+        check(said.contains(expected), || {
+            format!("the demo should say {expected:?}: {said}")
+        })?;
+    }
+    Ok(())
 }
