@@ -7,8 +7,10 @@
 //!   ROOT/blobs/sha256/HEX         manifests, configs, layer tarballs: verified, complete
 //!   ROOT/blobs/partial/HEX        a download in progress (resumable)
 //!   ROOT/layers/sha256/HEX/       a layer unpacked, once, shared by every image using it
+//!   ROOT/layers/sha256/.HEX.unpacking-PID-N/   a layer being unpacked (locked by its unpacker)
 //!   ROOT/images.json              image names → manifest digests
-//!   ROOT/lock                     held while images.json changes or blobs are removed
+//!   ROOT/lock                     held while images.json changes
+//!   ROOT/gc.lock                  shared by pulls in progress; exclusive to remove blobs
 //! ```
 //!
 //! Two rules make it safe to interrupt (kill -9) and to share between
@@ -19,12 +21,18 @@
 //!   rename is atomic, so a reader sees the whole verified blob or nothing.
 //!   A layer directory appears the same way, unpacked beside its final
 //!   name first. Whatever an interrupted pull leaves is in `partial/` or a
-//!   temporary directory, and the next pull resumes or replaces it.
+//!   temporary directory: the next pull resumes the one, and opening the
+//!   store sweeps the other away (see [`Store::sweep`]).
 //! - **One downloader per blob.** A pull takes a lock on the blob's
 //!   partial file before downloading it, then looks again: if another pull
 //!   finished it meanwhile, there is nothing to do. Two pulls of the same
 //!   image download each blob once; pulls of different images proceed in
 //!   parallel.
+//! - **No collection under a pull.** A pull's blobs belong to no image
+//!   until its last step names the image, so to `rmi`'s garbage collector
+//!   they look unused. Every pull therefore holds `gc.lock` *shared* from
+//!   start to finish ([`Store::pin`]), and removal takes it *exclusively*
+//!   ([`Store::lock`]): pulls run together, removal waits for them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -32,6 +40,7 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
+use super::unpack::{is_temporary, remove_tree, sweep_temporaries};
 use crate::{Error, Result};
 
 /// The store at a root directory.
@@ -40,29 +49,70 @@ pub struct Store {
     root: PathBuf,
 }
 
-/// Held while the store's names change or blobs are removed.
+/// A lock on one of the store's lock files, released when dropped (or by
+/// the kernel, when its holder dies).
 pub type Lock = Flock<fs::File>;
 
+/// The whole store locked: no pull in progress, no other change of names.
+/// Needed to remove images and collect garbage.
+#[derive(Debug)]
+pub struct Locked {
+    _collect: Lock,
+    _names: Lock,
+}
+
 impl Store {
-    /// Open (creating if needed) the store under `root`.
+    /// Open (creating if needed) the store under `root`, and sweep away
+    /// what pulls killed mid-unpack left (see [`sweep`](Self::sweep)).
     pub fn open(root: &Path) -> Result<Store> {
         for dir in ["blobs/sha256", "blobs/partial", "layers/sha256"] {
             let path = root.join(dir);
             fs::create_dir_all(&path).map_err(|e| io(&path, e))?;
         }
-        Ok(Store {
+        let store = Store {
             root: root.to_path_buf(),
-        })
+        };
+        store.sweep()?;
+        Ok(store)
     }
+
+    // ANCHOR: sweep
+    /// Remove the temporary layer directories whose unpacking process is
+    /// gone (killed mid-unpack: `kill -9`, a crash, a reboot); keep those
+    /// another pull is still unpacking into. Returns what was removed.
+    ///
+    /// A dead unpack is recognised by its lock, not its PID: see
+    /// [`sweep_temporaries`]. Nothing else needs sweeping: a partial
+    /// download is resumed by the next pull of its blob, and a blob or
+    /// layer under its final name is always whole.
+    pub fn sweep(&self) -> Result<Vec<PathBuf>> {
+        sweep_temporaries(&self.root.join("layers/sha256"))
+    }
+    // ANCHOR_END: sweep
 
     /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// Lock the whole store (image names, removal).
-    pub fn lock(&self) -> Result<Lock> {
-        lock_file(&self.root.join("lock"))
+    /// Lock the whole store, to remove images: wait for every pull in
+    /// progress to finish (`gc.lock`, exclusively), then for the names
+    /// (`lock`). Always in that order, the same as a pull's, so that two
+    /// processes never each hold the lock the other waits for.
+    pub fn lock(&self) -> Result<Locked> {
+        let collect = lock_file(&self.root.join("gc.lock"), FlockArg::LockExclusive)?;
+        let names = lock_file(&self.root.join("lock"), FlockArg::LockExclusive)?;
+        Ok(Locked {
+            _collect: collect,
+            _names: names,
+        })
+    }
+
+    /// Pin the store's blobs for a pull: while this is held (shared; any
+    /// number of pulls at once), no garbage is collected, so the blobs a
+    /// pull has fetched but not yet named an image after stay.
+    pub fn pin(&self) -> Result<Lock> {
+        lock_file(&self.root.join("gc.lock"), FlockArg::LockShared)
     }
 
     /// Where the verified blob `digest` is (whether or not it exists yet).
@@ -79,7 +129,7 @@ impl Store {
     pub fn lock_blob(&self, digest: &str) -> Result<Lock> {
         let mut path = self.partial(digest)?;
         path.set_extension("lock");
-        lock_file(&path)
+        lock_file(&path, FlockArg::LockExclusive)
     }
 
     // ANCHOR: commit
@@ -115,9 +165,11 @@ impl Store {
         }
     }
 
-    /// Point image `name` at manifest `digest` (the store's lock held).
-    pub fn tag(&self, _lock: &Lock, name: &str, digest: &str) -> Result<()> {
+    /// Point image `name` at manifest `digest`, at the end of a pull that
+    /// holds `_pin` (see [`pin`](Self::pin)).
+    pub fn tag(&self, _pin: &Lock, name: &str, digest: &str) -> Result<()> {
         hex(digest)?;
+        let _names = lock_file(&self.root.join("lock"), FlockArg::LockExclusive)?;
         let mut images = self.images()?;
         images.insert(name.to_string(), digest.to_string());
         self.save_images(&images)
@@ -135,7 +187,7 @@ impl Store {
     // ANCHOR: remove
     /// Remove image `name`, then every blob and layer no remaining image
     /// needs (the store's lock held). Returns what was removed.
-    pub fn remove(&self, lock: &Lock, name: &str) -> Result<Vec<String>> {
+    pub fn remove(&self, lock: &Locked, name: &str) -> Result<Vec<String>> {
         let mut images = self.images()?;
         if images.remove(name).is_none() {
             return Err(Error::Invalid(format!("no image {name:?} in the store")));
@@ -146,7 +198,9 @@ impl Store {
 
     /// Remove every blob and layer that no image reaches: an image
     /// reaches its manifest, and the manifest its config and layers.
-    pub fn collect_garbage(&self, _lock: &Lock) -> Result<Vec<String>> {
+    /// Temporary layer directories are not garbage but work in progress
+    /// (or [`sweep`](Self::sweep)'s business): they are left alone.
+    pub fn collect_garbage(&self, _lock: &Locked) -> Result<Vec<String>> {
         let mut needed = BTreeSet::new();
         for digest in self.images()?.values() {
             needed.insert(digest.clone());
@@ -157,11 +211,11 @@ impl Store {
             let path = self.root.join(dir);
             for entry in fs::read_dir(&path).map_err(|e| io(&path, e))?.flatten() {
                 let digest = format!("sha256:{}", entry.file_name().to_string_lossy());
-                if needed.contains(&digest) {
+                if needed.contains(&digest) || is_temporary(&entry.file_name()) {
                     continue;
                 }
                 let gone = if is_dir {
-                    fs::remove_dir_all(entry.path())
+                    remove_tree(&entry.path())
                 } else {
                     fs::remove_file(entry.path())
                 };
@@ -205,15 +259,14 @@ fn hex(digest: &str) -> Result<&str> {
     hex.ok_or_else(|| Error::Invalid(format!("{digest:?} is not a sha256 digest")))
 }
 
-fn lock_file(path: &Path) -> Result<Lock> {
+fn lock_file(path: &Path, how: FlockArg) -> Result<Lock> {
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
         .map_err(|e| io(path, e))?;
-    Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| Error::sys(format!("locking {}", path.display()), e))
+    Flock::lock(file, how).map_err(|(_, e)| Error::sys(format!("locking {}", path.display()), e))
 }
 
 fn io(path: &Path, error: std::io::Error) -> Error {
@@ -255,14 +308,87 @@ mod tests {
             store.commit_blob(&d, &partial).unwrap();
         }
         fs::create_dir_all(store.layer(&digest('b')).unwrap()).unwrap();
+        {
+            let pin = store.pin().unwrap();
+            store.tag(&pin, "one", &digest('1')).unwrap();
+            store.tag(&pin, "two", &digest('2')).unwrap();
+        }
         let lock = store.lock().unwrap();
-        store.tag(&lock, "one", &digest('1')).unwrap();
-        store.tag(&lock, "two", &digest('2')).unwrap();
         let removed = store.remove(&lock, "one").unwrap();
         assert_eq!(removed.len(), 3, "{removed:?}"); // manifest 1, blob b, layer b
         assert!(store.blob(&digest('a')).unwrap().exists());
         assert!(!store.blob(&digest('b')).unwrap().exists());
         assert!(store.remove(&lock, "one").is_err());
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn removal_waits_for_pulls_in_progress() {
+        let root = std::env::temp_dir().join(format!("berth-store-pin-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let store = Store::open(&root).unwrap();
+        // Two pulls at once may pin the store together.
+        let pin = store.pin().unwrap();
+        let other = store.pin().unwrap();
+        let (sent, received) = std::sync::mpsc::channel();
+        let remover = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let _lock = store.lock().unwrap();
+                sent.send(()).unwrap();
+            })
+        };
+        let wait = std::time::Duration::from_millis(300);
+        assert!(
+            received.recv_timeout(wait).is_err(),
+            "removal ran under a pull"
+        );
+        drop(pin);
+        assert!(
+            received.recv_timeout(wait).is_err(),
+            "removal ran under a pull"
+        );
+        drop(other);
+        received
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("removal goes ahead once the pulls are done");
+        remover.join().unwrap();
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn opening_the_store_sweeps_what_a_killed_unpack_left() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("berth-store-sweep-{}", std::process::id()));
+        let _ = remove_tree(&root);
+        Store::open(&root).unwrap();
+        let layers = root.join("layers/sha256");
+        // What `kill -9` mid-unpack leaves: a temporary nobody holds, with
+        // a layer's read-only directory in it.
+        let stale = layers.join(format!(".{}.unpacking-4242-0", "a".repeat(64)));
+        fs::create_dir_all(stale.join("etc")).unwrap();
+        fs::write(stale.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        fs::set_permissions(stale.join("etc"), fs::Permissions::from_mode(0o555)).unwrap();
+        // An unpack in progress: its temporary locked, as unpack_atomically
+        // holds it.
+        let live = layers.join(format!(
+            ".{}.unpacking-{}-0",
+            "b".repeat(64),
+            std::process::id()
+        ));
+        fs::create_dir(&live).unwrap();
+        let held = Flock::lock(fs::File::open(&live).unwrap(), FlockArg::LockExclusive).unwrap();
+
+        let store = Store::open(&root).unwrap();
+        assert!(!stale.exists(), "the orphan is swept when the store opens");
+        assert!(live.exists(), "an unpack in progress is left alone");
+        let lock = store.lock().unwrap();
+        assert_eq!(store.collect_garbage(&lock).unwrap(), Vec::<String>::new());
+        assert!(live.exists(), "garbage collection leaves it alone too");
+        drop(lock);
+        // Its process ends without renaming it: now it is an orphan.
+        drop(held);
+        assert_eq!(store.sweep().unwrap(), vec![live]);
+        remove_tree(&root).unwrap();
     }
 }

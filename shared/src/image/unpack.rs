@@ -58,7 +58,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{openat, openat2, AtFlags, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{openat, openat2, AtFlags, Flock, FlockArg, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{
     fchmod, fchmodat, fstatat, futimens, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, Mode,
     SFlag, UtimensatFlags,
@@ -185,25 +185,26 @@ pub fn unpack(reader: impl Read, media_type: &str, target: &Path) -> Result<Summ
 /// `target` either does not exist or holds the whole layer — never half of
 /// one, whatever happens (an error, a crash, `kill -9`).
 ///
-/// The sibling is named `.NAME.unpacking-PID-N` (see [`is_temporary`]); a
-/// failed unpack removes it, and one left by a crash can be removed by
-/// whoever finds it. If `target` appears meanwhile (another pull unpacked
-/// the same layer: same digest, same content), ours is discarded and the
-/// unpack still succeeds.
+/// The sibling is named `.NAME.unpacking-PID-N` (see [`is_temporary`]) and
+/// locked for as long as the unpack works in it; a failed unpack removes
+/// it, and one left by a crash is removed by [`sweep_temporaries`] (which
+/// tells the two apart by the lock). If `target` appears meanwhile
+/// (another pull unpacked the same layer: same digest, same content), ours
+/// is discarded and the unpack still succeeds.
 pub fn unpack_atomically(reader: impl Read, media_type: &str, target: &Path) -> Result<Summary> {
     let temporary = temporary_sibling(target)?;
-    std::fs::create_dir(&temporary)
-        .map_err(|e| io_error(format!("creating {}", temporary.display()), e))?;
+    let owned = create_owned(&temporary)?;
     let unpacked = unpack(reader, media_type, &temporary).and_then(|summary| {
         rename_no_replace(&temporary, target)?;
         Ok(summary)
     });
     if temporary.exists() {
-        // Our copy lost a race, or the unpack failed. `remove_dir_all`
-        // does not follow symlinks, so a hostile layer's links are safe
-        // to delete.
-        let _ = std::fs::remove_dir_all(&temporary);
+        // Our copy lost a race, or the unpack failed. `remove_tree` does
+        // not follow symlinks, so a hostile layer's links are safe to
+        // delete.
+        let _ = remove_tree(&temporary);
     }
+    drop(owned);
     unpacked
 }
 
@@ -212,6 +213,117 @@ pub fn unpack_atomically(reader: impl Read, media_type: &str, target: &Path) -> 
 pub fn is_temporary(name: &OsStr) -> bool {
     let name = name.as_bytes();
     name.starts_with(b".") && name.windows(11).any(|w| w == b".unpacking-")
+}
+
+// ANCHOR: sweep
+/// Remove the temporaries in `dir` that [`unpack_atomically`] left behind
+/// when its process died mid-unpack (`kill -9`, a crash, a power cut), and
+/// keep those whose unpack is still running. Returns what was removed.
+///
+/// # Whose temporary is it?
+///
+/// The PID in a temporary's name says which process made it, not whether
+/// that process is still unpacking: PIDs are reused, so a live PID may be
+/// a stranger's (a stale temporary would be kept forever), and a pull in
+/// another PID namespace has a PID that means nothing here (a live unpack
+/// would be deleted under its feet). A lock answers the question exactly:
+/// the unpacking process holds `flock(2)` on its temporary directory for
+/// as long as it works in it, and the kernel drops a process's locks when
+/// the process ends, however it ends. A temporary that can be locked
+/// without waiting has no owner left, and may go.
+///
+/// One gap remains: between `mkdir` and `flock` a fresh temporary exists
+/// unlocked. So its creator holds a *shared* lock on `dir` itself across
+/// those two steps, and the sweep an *exclusive* one while it looks:
+/// unpacks still start side by side, and a sweep never sees one half-born.
+pub fn sweep_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let _dir = lock_dir(dir, FlockArg::LockExclusive)
+        .map_err(|e| Error::sys(format!("locking {} to sweep it", dir.display()), e))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| io_error(format!("reading {}", dir.display()), e))?;
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !is_temporary(&entry.file_name()) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        match lock_dir(&path, FlockArg::LockExclusiveNonblock) {
+            // No owner: its process died before it could rename or remove it.
+            Ok(_orphan) => {
+                remove_tree(&path)
+                    .map_err(|e| io_error(format!("removing {}", path.display()), e))?;
+                removed.push(path);
+            }
+            // An unpack is working in it (EWOULDBLOCK), or it went away.
+            Err(Errno::EWOULDBLOCK | Errno::ENOENT) => {}
+            Err(e) => return Err(Error::sys(format!("locking {}", path.display()), e)),
+        }
+    }
+    Ok(removed)
+}
+// ANCHOR_END: sweep
+
+/// Create the directory `temporary` and lock it as its owner's, with its
+/// parent locked shared meanwhile (see [`sweep_temporaries`]). The lock
+/// lasts as long as the returned value.
+fn create_owned(temporary: &Path) -> Result<Flock<File>> {
+    let parent = match temporary.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let _parent = lock_dir(parent, FlockArg::LockShared)
+        .map_err(|e| Error::sys(format!("locking {}", parent.display()), e))?;
+    std::fs::create_dir(temporary)
+        .map_err(|e| io_error(format!("creating {}", temporary.display()), e))?;
+    lock_dir(temporary, FlockArg::LockExclusive)
+        .map_err(|e| Error::sys(format!("locking {}", temporary.display()), e))
+}
+
+/// `flock(2)` on the directory `dir` itself (never through a symlink).
+fn lock_dir(dir: &Path, how: FlockArg) -> nix::Result<Flock<File>> {
+    let fd = nix::fcntl::open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    Flock::lock(File::from(fd), how).map_err(|(_, e)| e)
+}
+
+/// Remove the tree at `path`, whatever modes its layer gave it.
+///
+/// A layer may hold read-only directories (`dr-xr-xr-x`): root removes
+/// what is in them anyway, anyone else gets `EACCES`. Then every directory
+/// of the tree is made `u+rwx` and the removal tried again. Symlinks are
+/// never followed, neither to remove nor to change modes.
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            make_writable(path)?;
+            std::fs::remove_dir_all(path)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// `chmod u+rwx` every directory under (and including) `dir`.
+fn make_writable(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o700 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700))?;
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            make_writable(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 fn temporary_sibling(target: &Path) -> Result<PathBuf> {
@@ -1148,7 +1260,7 @@ mod tests {
 
     impl Drop for Scratch {
         fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.base);
+            let _ = remove_tree(&self.base);
         }
     }
 
@@ -1397,6 +1509,7 @@ mod tests {
                 "through a symbolic link",
             ),
         ];
+        // ANCHOR: corpus
         for (case, entries, entry, why) in &cases {
             let scratch = Scratch::new(case);
             let blob = tarball(entries);
@@ -1418,6 +1531,7 @@ mod tests {
             );
             scratch.assert_contained(case);
         }
+        // ANCHOR_END: corpus
         scratch_for_paths.assert_contained("paths");
     }
 
@@ -1811,6 +1925,169 @@ mod tests {
         let t = temporary_sibling(Path::new("/store/layers/sha256/abc")).unwrap();
         assert!(t.starts_with("/store/layers/sha256"));
         assert!(is_temporary(t.file_name().unwrap()));
+    }
+
+    /// A reader that gives `first`, then waits for a word on `go` before
+    /// giving `rest`: an unpack caught in the middle.
+    struct Paused {
+        first: io::Cursor<Vec<u8>>,
+        rest: io::Cursor<Vec<u8>>,
+        go: Option<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl Read for Paused {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.first.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            if let Some(go) = self.go.take() {
+                let _ = go.recv();
+            }
+            self.rest.read(buf)
+        }
+    }
+
+    /// A child process, killed (SIGKILL) and reaped when dropped.
+    struct Killed(std::process::Child);
+
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Wait (up to 10 s) until `done` says so.
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited 10 s for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_sweep_removes_orphaned_temporaries_and_keeps_live_ones() {
+        let scratch = Scratch::new("sweep");
+        let layers = scratch.target();
+        // A finished layer: not a temporary, never touched.
+        std::fs::create_dir(layers.join("done")).unwrap();
+
+        // An orphan, as `kill -9` leaves one: the layer's read-only
+        // directories, a file of another user (root only can make one),
+        // and a link out that the removal must not follow.
+        let orphan = layers.join(".dead.unpacking-4242-0");
+        std::fs::create_dir_all(orphan.join("usr/lib")).unwrap();
+        std::fs::write(orphan.join("usr/lib/file"), "x").unwrap();
+        std::os::unix::fs::symlink(scratch.outside(), orphan.join("usr/out")).unwrap();
+        if root() {
+            std::os::unix::fs::chown(orphan.join("usr/lib/file"), Some(12345), Some(12345))
+                .unwrap();
+        }
+        for (dir, mode) in [("usr/lib", 0o555), ("usr", 0o500), ("", 0o555)] {
+            let perms = std::fs::Permissions::from_mode(mode);
+            std::fs::set_permissions(orphan.join(dir), perms).unwrap();
+        }
+
+        // While another process holds the orphan's lock, it has an owner:
+        // kept. (`flock(1)` from util-linux, turned into `sleep`, plays the
+        // unpacking process.)
+        let holder = std::process::Command::new("flock")
+            .args(["--exclusive", "--no-fork"])
+            .arg(&orphan)
+            .args(["sleep", "600"])
+            .spawn();
+        match holder {
+            Ok(holder) => {
+                let holder = Killed(holder);
+                wait_until("flock(1) to take the lock", || {
+                    matches!(
+                        lock_dir(&orphan, FlockArg::LockExclusiveNonblock),
+                        Err(Errno::EWOULDBLOCK)
+                    )
+                });
+                assert_eq!(sweep_temporaries(&layers).unwrap(), Vec::<PathBuf>::new());
+                assert!(orphan.exists(), "a temporary whose owner runs is kept");
+                // kill -9: the kernel drops the dead process's lock.
+                drop(holder);
+            }
+            Err(e) => eprintln!("flock(1) did not run ({e}): the cross-process half is skipped"),
+        }
+
+        // A live unpack of ours, paused after its first file.
+        let tar = tarball(&[
+            raw(b"a", EntryType::Regular).data(b"1"),
+            raw(b"b", EntryType::Regular).data(b"2"),
+        ]);
+        let (go, wait) = std::sync::mpsc::channel();
+        let reader = Paused {
+            first: io::Cursor::new(tar[..1024].to_vec()),
+            rest: io::Cursor::new(tar[1024..].to_vec()),
+            go: Some(wait),
+        };
+        let live_target = layers.join("live");
+        let worker = {
+            let target = live_target.clone();
+            std::thread::spawn(move || unpack_atomically(reader, "", &target))
+        };
+        let live = || {
+            std::fs::read_dir(&layers)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| {
+                    let name = p.file_name().unwrap();
+                    is_temporary(name) && name.to_string_lossy().starts_with(".live.")
+                })
+        };
+        wait_until("the unpack to write its first file", || {
+            live().is_some_and(|t| t.join("a").exists())
+        });
+        let live = live().unwrap();
+
+        let removed = sweep_temporaries(&layers).unwrap();
+        assert_eq!(removed, vec![orphan.clone()], "only the orphan goes");
+        assert!(!orphan.exists());
+        assert!(live.exists(), "a temporary being unpacked is kept");
+
+        go.send(()).unwrap();
+        let summary = worker.join().unwrap().unwrap();
+        assert_eq!(summary.files, 2);
+        assert_eq!(std::fs::read(live_target.join("b")).unwrap(), b"2");
+        let mut names: Vec<_> = std::fs::read_dir(&layers)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["done", "live"]);
+        scratch.assert_contained("sweep");
+    }
+
+    #[test]
+    fn remove_tree_opens_read_only_directories_first() {
+        let scratch = Scratch::new("remove");
+        let tree = scratch.target().join("tree");
+        std::fs::create_dir_all(tree.join("a/b")).unwrap();
+        std::fs::write(tree.join("a/b/f"), "x").unwrap();
+        std::os::unix::fs::symlink(scratch.outside(), tree.join("a/out")).unwrap();
+        std::fs::set_permissions(tree.join("a/b"), std::fs::Permissions::from_mode(0o000)).unwrap();
+        std::fs::set_permissions(tree.join("a"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        make_writable(&tree).unwrap();
+        let mode = |p: &str| std::fs::metadata(tree.join(p)).unwrap().mode() & 0o777;
+        assert_eq!((mode("a"), mode("a/b")), (0o755, 0o700));
+        // Not through the link: what it points at keeps its mode.
+        assert_eq!(
+            std::fs::metadata(scratch.outside()).unwrap().mode() & 0o777,
+            0o755
+        );
+        std::fs::set_permissions(tree.join("a"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        remove_tree(&tree).unwrap();
+        assert!(!tree.exists());
+        remove_tree(&tree).unwrap(); // already gone is fine
+        scratch.assert_contained("remove");
     }
 
     #[test]
