@@ -15,7 +15,7 @@ use super::digest::Digest;
 use super::reference::Reference;
 use super::store::Store;
 use super::unpack::unpack_atomically;
-use crate::registry::client::{progress_bar, Client, Options, Progress, Quiet};
+use crate::registry::client::{progress_bar, sha256_file, Client, Options, Progress, Quiet};
 use crate::{Error, Result};
 
 /// A pulled image: its name, manifest, config and unpacked layers.
@@ -31,6 +31,9 @@ pub struct Pulled {
     pub layers: Vec<PathBuf>,
     /// How many blobs were downloaded (the others were in the store).
     pub downloaded: usize,
+    /// Blobs found damaged in the store and fetched again: each one's
+    /// digest, and what its bytes hashed to.
+    pub repaired: Vec<(String, String)>,
 }
 
 // ANCHOR: pull
@@ -38,16 +41,19 @@ pub struct Pulled {
 /// when standard error is a terminal.
 pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool) -> Result<Pulled> {
     let mut client = Client::new(reference.api_host(), options)?;
+    // From the first blob to the name: no garbage collection meanwhile.
+    let pin = store.pin()?;
     let repository = reference.repository.clone();
     let image = client.resolve(&repository, &reference.manifest_reference())?;
     // The manifest and config are small: held in memory, checked, stored.
     let manifest = image.manifest_digest.clone();
-    once(store, &manifest, |partial| {
+    let mut repaired = Vec::new();
+    once(store, &manifest, &mut repaired, |partial| {
         write_checked(partial, &manifest, &image.manifest_bytes)
     })?;
     let config = image.config.digest().to_string();
     let mut downloaded = 0;
-    if once(store, &config, |partial| {
+    if once(store, &config, &mut repaired, |partial| {
         let bytes = client.small_blob(&repository, &config)?;
         write_checked(partial, &config, &bytes)
     })? {
@@ -56,7 +62,7 @@ pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool)
     let mut layers = Vec::new();
     for layer in &image.layers {
         let digest = layer.digest().to_string();
-        let fetched = once(store, &digest, |partial| {
+        let fetched = once(store, &digest, &mut repaired, |partial| {
             let mut progress: Box<dyn Progress> = if bars {
                 progress_bar(Digest::parse(&digest)?.short(), Some(layer.size()))
             } else {
@@ -84,36 +90,76 @@ pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool)
         layers.push(dir);
     }
     let name = reference.to_string();
-    let lock = store.lock()?;
-    store.tag(&lock, &name, &manifest)?;
+    store.tag(&pin, &name, &manifest)?;
     Ok(Pulled {
         name,
         manifest,
         config,
         layers,
         downloaded,
+        repaired,
     })
 }
 // ANCHOR_END: pull
 
 // ANCHOR: once
-/// Put blob `digest` in the store unless it is there: `fetch` fills its
-/// partial file (verified), then it is renamed into place. The blob's lock
-/// makes a second pull of the same blob wait, then find it there. Returns
-/// whether `fetch` ran.
-fn once(store: &Store, digest: &str, fetch: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
+/// Put blob `digest` in the store unless it is there, intact: `fetch`
+/// fills its partial file (verified), then it is renamed into place. The
+/// blob's lock makes a second pull of the same blob wait, then find it
+/// there. Returns whether `fetch` ran.
+///
+/// A blob already in the store is hashed again before it is trusted: a
+/// disk, a stray `dd` or a learner's experiment may have changed it since
+/// it was verified, and its name promises its content. A damaged one is
+/// noted in `repaired`, removed and fetched again.
+fn once(
+    store: &Store,
+    digest: &str,
+    repaired: &mut Vec<(String, String)>,
+    fetch: impl FnOnce(&Path) -> Result<()>,
+) -> Result<bool> {
     let blob = store.blob(digest)?;
-    if blob.exists() {
+    if check(&blob, digest)? == Stored::Intact {
         return Ok(false);
     }
     let _lock = store.lock_blob(digest)?;
-    if blob.exists() {
-        return Ok(false); // another pull finished it while we waited
+    match check(&blob, digest)? {
+        Stored::Intact => return Ok(false), // another pull finished it while we waited
+        Stored::Missing => {}
+        Stored::Damaged(actual) => {
+            fs::remove_file(&blob)
+                .map_err(|e| Error::Invalid(format!("{}: {e}", blob.display())))?;
+            repaired.push((digest.to_string(), actual));
+        }
     }
     let partial = store.partial(digest)?;
     fetch(&partial)?;
     store.commit_blob(digest, &partial)?;
     Ok(true)
+}
+
+/// What the store holds under a blob's name.
+#[derive(Debug, PartialEq, Eq)]
+enum Stored {
+    /// Nothing yet.
+    Missing,
+    /// Bytes that hash to the name.
+    Intact,
+    /// Bytes that hash to something else (this).
+    Damaged(String),
+}
+
+/// Hash the stored blob at `path` and compare with `digest`.
+fn check(path: &Path, digest: &str) -> Result<Stored> {
+    if !path.exists() {
+        return Ok(Stored::Missing);
+    }
+    let actual = sha256_file(path)?;
+    Ok(if actual == digest {
+        Stored::Intact
+    } else {
+        Stored::Damaged(actual)
+    })
 }
 // ANCHOR_END: once
 
@@ -186,5 +232,38 @@ mod tests {
         let lock = store.lock().unwrap();
         let removed = store.remove(&lock, &reference.to_string()).unwrap();
         assert_eq!(removed.len(), 6, "{removed:?}"); // 4 blobs, 2 layers
+    }
+
+    #[test]
+    fn a_damaged_blob_in_the_store_is_found_and_fetched_again() {
+        if let Some(why) = Registry::unavailable(false) {
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let registry = Registry::start().unwrap();
+        let pushed = images::single_layer(&registry.pusher(), "test/one", "v1").unwrap();
+        let dir = TempDir::new("berth-pull-damaged").unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let reference = Reference::parse(&format!("{}/test/one:v1", registry.host())).unwrap();
+        let first = pull(&store, &reference, &Options::default(), false).unwrap();
+        assert!(first.repaired.is_empty());
+        // Four bytes of the layer's blob overwritten in place.
+        let layer = &pushed.layers[0].digest;
+        let blob = store.blob(layer).unwrap();
+        let mut bytes = fs::read(&blob).unwrap();
+        bytes[1000..1004].copy_from_slice(b"oops");
+        fs::write(&blob, &bytes).unwrap();
+        let damaged = sha256_file(&blob).unwrap();
+        let again = pull(&store, &reference, &Options::default(), false).unwrap();
+        assert_eq!(again.repaired, vec![(layer.clone(), damaged)]);
+        assert_eq!(again.downloaded, 1, "only the damaged blob");
+        assert_eq!(
+            &sha256_file(&blob).unwrap(),
+            layer,
+            "the blob is whole again"
+        );
+        // And a pull of an intact store repairs nothing.
+        let third = pull(&store, &reference, &Options::default(), false).unwrap();
+        assert!(third.repaired.is_empty() && third.downloaded == 0);
     }
 }
