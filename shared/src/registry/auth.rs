@@ -144,6 +144,8 @@ fn parse_params(text: &str) -> HashMap<String, String> {
 struct Token {
     value: String,
     expires: Instant,
+    /// How long the server said it lasts, in seconds.
+    lifetime: u64,
 }
 
 /// The authentication state of one registry: its credentials, whether it
@@ -156,6 +158,7 @@ pub struct Auth {
     searched: Vec<PathBuf>,
     basic: bool,
     tokens: HashMap<String, Token>,
+    trace: bool,
 }
 
 impl Auth {
@@ -170,7 +173,15 @@ impl Auth {
             searched,
             basic: false,
             tokens: HashMap::new(),
+            trace: false,
         })
+    }
+
+    /// With `on`, say on standard error what each challenge is answered
+    /// with (`pull --trace`).
+    pub fn traced(mut self, on: bool) -> Auth {
+        self.trace = on;
+        self
     }
 
     /// The credentials found for this registry, if any.
@@ -259,6 +270,14 @@ impl Auth {
                     return Err(self.login_required(scope));
                 }
                 self.basic = true;
+                if self.trace {
+                    if let Some(c) = &self.credentials {
+                        eprintln!(
+                            "  (Basic: the password of {} goes with every request)",
+                            c.username
+                        );
+                    }
+                }
                 Ok(())
             }
             Challenge::Bearer { realm, service, .. } => {
@@ -268,8 +287,19 @@ impl Auth {
                 if let Some(service) = service {
                     request = request.query("service", service);
                 }
-                if let (Some(c), false) = (&self.credentials, plain_remote) {
-                    request = request.header("Authorization", c.basic_header());
+                let login = match (&self.credentials, plain_remote) {
+                    (Some(c), false) => {
+                        request = request.header("Authorization", c.basic_header());
+                        format!("as {}", c.username)
+                    }
+                    _ => "anonymously".to_string(),
+                };
+                if self.trace {
+                    let service = service.as_deref().map(|s| format!("&service={s}"));
+                    eprintln!(
+                        "→ GET {realm}?scope={scope}{}  ({login})",
+                        service.unwrap_or_default()
+                    );
                 }
                 let mut response = request.call().map_err(|e| {
                     Error::Invalid(format!(
@@ -277,7 +307,11 @@ impl Auth {
                         self.registry
                     ))
                 })?;
-                match response.status().as_u16() {
+                let status = response.status().as_u16();
+                if self.trace && status != 200 {
+                    eprintln!("← {status}");
+                }
+                match status {
                     200 => {}
                     401 | 403 => return Err(self.refused(scope)),
                     status => {
@@ -296,6 +330,13 @@ impl Auth {
                 let token = TokenResponse::parse(&body).map_err(|e| {
                     Error::Invalid(format!("{}: a token from {realm}: {e}", self.registry))
                 })?;
+                if self.trace {
+                    let shown: String = token.value.chars().take(8).collect();
+                    eprintln!(
+                        "← 200 OK  a token for {scope}: {shown}…, good for {} s",
+                        token.lifetime
+                    );
+                }
                 self.tokens.insert(scope.to_string(), token);
                 Ok(())
             }
@@ -328,6 +369,7 @@ impl TokenResponse {
         Ok(Token {
             value: value.to_string(),
             expires: Instant::now() + Duration::from_secs(lifetime - 10),
+            lifetime,
         })
     }
 }

@@ -88,6 +88,9 @@ pub struct Options {
     pub platform: Option<Platform>,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// Print each request and the registry's answer on standard error:
+    /// the protocol as it happens (`pull --trace`, chapter 5).
+    pub trace: bool,
 }
 
 impl Default for Options {
@@ -97,6 +100,7 @@ impl Default for Options {
             auth_file: None,
             platform: None,
             user_agent: format!("berth/{}", env!("CARGO_PKG_VERSION")),
+            trace: false,
         }
     }
 }
@@ -205,6 +209,7 @@ pub struct Client {
     host: String,
     auth: Auth,
     platform: Option<Platform>,
+    trace: bool,
 }
 
 /// Whether `host` (`name`, `name:port`, `[v6]:port`) is this machine:
@@ -255,8 +260,9 @@ impl Client {
             agent,
             base: format!("{scheme}://{registry_host}"),
             host: registry_host.to_string(),
-            auth: Auth::new(registry_host, options.auth_file.as_deref())?,
+            auth: Auth::new(registry_host, options.auth_file.as_deref())?.traced(options.trace),
             platform: options.platform.clone(),
+            trace: options.trace,
         })
     }
 
@@ -285,8 +291,12 @@ impl Client {
             for (name, value) in headers {
                 request = request.header(*name, value.as_str());
             }
-            if let Some(authorization) = self.auth.header(scope) {
+            let authorization = self.auth.header(scope);
+            if let Some(authorization) = &authorization {
                 request = request.header("Authorization", authorization);
+            }
+            if self.trace {
+                trace_request(path, headers, authorization.as_deref());
             }
             let response = match request.call() {
                 Ok(response) => response,
@@ -303,6 +313,9 @@ impl Client {
                 }
             };
             let status = response.status().as_u16();
+            if self.trace {
+                trace_response(&response);
+            }
             if status == 401 {
                 if answered == 2 {
                     return Err(self.auth.refused(scope));
@@ -734,6 +747,51 @@ fn retried(attempt: usize) -> String {
     }
 }
 
+// ANCHOR: trace
+/// `pull --trace`: one line per request, as it leaves. A token is shown
+/// by its first characters only: it is as good as a password while it
+/// lasts.
+fn trace_request(path: &str, headers: &[(&str, String)], authorization: Option<&str>) {
+    let mut line = format!("→ GET {path}");
+    for (name, value) in headers {
+        if *name != "Accept" {
+            line.push_str(&format!("  {name}: {value}"));
+        }
+    }
+    match authorization.and_then(|a| a.split_once(' ')) {
+        Some((kind, secret)) => {
+            let shown: String = secret.chars().take(8).collect();
+            line.push_str(&format!("  Authorization: {kind} {shown}…"));
+        }
+        None => line.push_str("  (no Authorization)"),
+    }
+    eprintln!("{line}");
+}
+
+/// ... and one line per answer, with the headers that matter to a client.
+fn trace_response(response: &ureq::http::Response<ureq::Body>) {
+    let status = response.status();
+    let mut line = format!(
+        "← {} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    for name in [
+        "WWW-Authenticate",
+        "Location",
+        "Content-Type",
+        "Content-Length",
+        "Content-Range",
+        "Docker-Content-Digest",
+    ] {
+        if let Some(value) = response.headers().get(name).and_then(|v| v.to_str().ok()) {
+            line.push_str(&format!("  {name}: {value}"));
+        }
+    }
+    eprintln!("{line}");
+}
+// ANCHOR_END: trace
+
 fn retryable(e: &ureq::Error) -> bool {
     matches!(
         e,
@@ -1134,6 +1192,7 @@ mod tests {
             .collect()
     }
 
+    // ANCHOR: corrupt_blob
     #[test]
     fn a_corrupt_blob_is_never_kept() {
         let blob = random_blob(5000);
@@ -1150,6 +1209,7 @@ mod tests {
         assert!(error.contains("does not match its digest"), "{error}");
         assert!(files_in(dir.path()).is_empty(), "nothing is left behind");
     }
+    // ANCHOR_END: corrupt_blob
 
     #[test]
     fn a_truncated_body_fails_clearly_after_retries() {
@@ -1439,6 +1499,225 @@ mod tests {
         if std::env::consts::ARCH == "x86_64" {
             assert_eq!(platform_name(&host_platform()), "linux/amd64");
         }
+    }
+
+    /// A blob as a manifest or index names it.
+    #[derive(Debug)]
+    #[allow(dead_code)] // read by the snapshots, through `Debug`
+    struct Named {
+        media_type: String,
+        size: u64,
+        digest: String,
+    }
+
+    /// One entry of an index: the platform it is for, and its manifest.
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    struct Entry {
+        platform: String,
+        manifest: Named,
+    }
+
+    /// What the kit makes of a manifest or index: what a pull uses.
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    enum Parsed {
+        Manifest {
+            media_type: String,
+            config: Named,
+            layers: Vec<Named>,
+        },
+        Index {
+            media_type: String,
+            entries: Vec<Entry>,
+            /// `choose_platform`'s answer for each platform asked for: the
+            /// manifest's digest, or the platforms the index offers.
+            chosen: Vec<(String, std::result::Result<String, String>)>,
+        },
+    }
+
+    /// Parse `bytes` as [`Client::manifest`] and [`Client::resolve_for`]
+    /// do: the media type from the document (as when a server sends a
+    /// generic `Content-Type`), an index or a manifest by that type, the
+    /// oci-spec types for the JSON, and `choose_platform` for an index.
+    fn parsed(bytes: &str) -> Parsed {
+        let bytes = bytes.as_bytes();
+        let fetched = Fetched {
+            bytes: bytes.to_vec(),
+            media_type: media_type_of(Some("application/json"), bytes),
+            digest: sha256_digest(bytes),
+        };
+        assert!(
+            [
+                OCI_MANIFEST,
+                OCI_INDEX,
+                DOCKER_MANIFEST,
+                DOCKER_MANIFEST_LIST
+            ]
+            .contains(&fetched.media_type.as_str()),
+            "{} is not one of the four the client accepts",
+            fetched.media_type
+        );
+        let named = |d: &Descriptor| Named {
+            media_type: d.media_type().to_string(),
+            size: d.size(),
+            digest: d.digest().to_string(),
+        };
+        if fetched.is_index() {
+            let index: ImageIndex = serde_json::from_slice(&fetched.bytes).unwrap();
+            let entries = index
+                .manifests()
+                .iter()
+                .map(|d| Entry {
+                    platform: d
+                        .platform()
+                        .as_ref()
+                        .map_or("(none)".to_string(), platform_name),
+                    manifest: named(d),
+                })
+                .collect();
+            let chosen = ["linux/amd64", "linux/arm64/v8", "linux/s390x"]
+                .into_iter()
+                .map(|p| {
+                    let choice = choose_platform(index.manifests(), &parse_platform(p).unwrap())
+                        .map(|d| d.digest().to_string());
+                    (p.to_string(), choice)
+                })
+                .collect();
+            Parsed::Index {
+                media_type: fetched.media_type,
+                entries,
+                chosen,
+            }
+        } else {
+            let manifest: ImageManifest = serde_json::from_slice(&fetched.bytes).unwrap();
+            Parsed::Manifest {
+                media_type: fetched.media_type,
+                config: named(manifest.config()),
+                layers: manifest.layers().iter().map(named).collect(),
+            }
+        }
+    }
+
+    #[test]
+    fn manifests_and_indexes_as_the_kit_reads_them() {
+        // An OCI image manifest: a config and two gzip layers, lowest first.
+        let oci_manifest = r#"{
+          "schemaVersion": 2,
+          "mediaType": "application/vnd.oci.image.manifest.v1+json",
+          "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": "sha256:b5ef48982985d27caf7ad78f5fdfb0dc39a8861aff4a4f322e519ba60aea975a",
+            "size": 1457
+          },
+          "layers": [
+            {
+              "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+              "digest": "sha256:78b8a5231b4463304dbbadccfa50922b367cd816c10365d1f33fd106232fd56b",
+              "size": 2152262
+            },
+            {
+              "mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
+              "digest": "sha256:2196549e852f8479e0a39f38d8b0b9e48c9b3e15b6cb6786c6fa3297a3ec8e38",
+              "size": 312
+            }
+          ],
+          "annotations": {
+            "org.opencontainers.image.created": "2024-05-01T00:00:00Z"
+          }
+        }"#;
+        insta::assert_debug_snapshot!("oci_image_manifest", parsed(oci_manifest));
+
+        // An OCI index, as BuildKit pushes one: three platforms and a
+        // build attestation (`unknown/unknown`), which is never chosen.
+        let oci_index = r#"{
+          "schemaVersion": 2,
+          "mediaType": "application/vnd.oci.image.index.v1+json",
+          "manifests": [
+            {
+              "mediaType": "application/vnd.oci.image.manifest.v1+json",
+              "digest": "sha256:ed50d24ed99bc6aacf3935dc9384686fb230119ae61ac01acafa0038709b97cd",
+              "size": 610,
+              "platform": {"architecture": "amd64", "os": "linux"}
+            },
+            {
+              "mediaType": "application/vnd.oci.image.manifest.v1+json",
+              "digest": "sha256:822bb19fe626f72bb9782ca1cc4dd0ad0fd882b375c30152d9edc3376004a79b",
+              "size": 610,
+              "platform": {"architecture": "arm", "os": "linux", "variant": "v7"}
+            },
+            {
+              "mediaType": "application/vnd.oci.image.manifest.v1+json",
+              "digest": "sha256:a680dd7cd9397b070bbc5fa383832bc26202f0bf2a9e656dafe7f54d2db3b8a1",
+              "size": 610,
+              "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}
+            },
+            {
+              "mediaType": "application/vnd.oci.image.manifest.v1+json",
+              "digest": "sha256:d7401066ed88631951450c855803e63f9b94428a46cef9f754e9135040eec841",
+              "size": 566,
+              "annotations": {
+                "vnd.docker.reference.digest": "sha256:ed50d24ed99bc6aacf3935dc9384686fb230119ae61ac01acafa0038709b97cd",
+                "vnd.docker.reference.type": "attestation-manifest"
+              },
+              "platform": {"architecture": "unknown", "os": "unknown"}
+            }
+          ]
+        }"#;
+        insta::assert_debug_snapshot!("oci_index", parsed(oci_index));
+
+        // Docker's schema 2 manifest: the same shape, Docker's media types.
+        let docker_manifest = r#"{
+          "schemaVersion": 2,
+          "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+          "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1472,
+            "digest": "sha256:c4e71d0cc5fbfbec1da8d80188f99f5725991d02d05e8333def686bd52822794"
+          },
+          "layers": [
+            {
+              "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+              "size": 2152262,
+              "digest": "sha256:1b9467bce62f69c7bb5aa37457813656072384d6ffd79195c8f9db860e20a93b"
+            }
+          ]
+        }"#;
+        insta::assert_debug_snapshot!("docker_schema_2_manifest", parsed(docker_manifest));
+
+        // Docker's manifest list. Its arm64 entry names no variant: asked
+        // for linux/arm64/v8, the kit takes it (see `choose_platform`).
+        let docker_list = r#"{
+          "schemaVersion": 2,
+          "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+          "manifests": [
+            {
+              "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+              "size": 528,
+              "digest": "sha256:dd857826bffa92d353f3f047e702f4bbbeaaa912b6506f9c8c7b366b491dd05f",
+              "platform": {"architecture": "amd64", "os": "linux"}
+            },
+            {
+              "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+              "size": 528,
+              "digest": "sha256:8bd06e6744bc062a12e7f923c162c8e332d3c386f3851ece7d5b744982a86497",
+              "platform": {"architecture": "arm", "os": "linux", "variant": "v6"}
+            },
+            {
+              "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+              "size": 528,
+              "digest": "sha256:d1280a972a84c7a2c1000278526e239c03381814ff271c91f72182df4a99524a",
+              "platform": {"architecture": "arm64", "os": "linux"}
+            },
+            {
+              "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+              "size": 528,
+              "digest": "sha256:8340ac46574c8b0f4c8044bf9747d8fdc153fb80872dc3048cedb2c9cfc42b39",
+              "platform": {"architecture": "ppc64le", "os": "linux"}
+            }
+          ]
+        }"#;
+        insta::assert_debug_snapshot!("docker_manifest_list", parsed(docker_list));
     }
 
     /// Peak memory while pulling a large blob stays flat: run with
