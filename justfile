@@ -70,7 +70,11 @@ vm-check:
 
 # Run the most complete rung's demo
 demo:
-    just step 03
+    just step 05
+
+# A registry of your own on 127.0.0.1:5000 with the kit's test images (Ctrl-C stops it)
+registry *ARGS:
+    cargo run --quiet -p step-05 --example registry -- "$@"
 
 # Everything CI checks: format, lints, each rung alone, all tests, the book
 test:
@@ -83,7 +87,7 @@ test:
     mdbook build book
     scripts/test-summary target/test-output.txt
 
-# Time rung 04 against crun and runc, on the host and in the micro-VM: `just bench [RUNS]`
+# Time rung 04 against crun and runc, and rung 05's pull against skopeo+umoci and podman: `just bench --help`
 bench *ARGS:
     scripts/bench "$@"
 

@@ -84,15 +84,21 @@ impl Registry {
 
     /// Start an anonymous registry.
     pub fn start() -> Result<Registry, String> {
-        Self::start_with(None)
+        Self::start_with(None, None)
+    }
+
+    /// Start an anonymous registry on `127.0.0.1:port` (the kit's
+    /// `just registry`, whose address the book can name).
+    pub fn start_at(port: u16) -> Result<Registry, String> {
+        Self::start_with(None, Some(port))
     }
 
     /// Start a registry that requires `user`/`password` (htpasswd, bcrypt).
     pub fn start_with_login(user: &str, password: &str) -> Result<Registry, String> {
-        Self::start_with(Some((user, password)))
+        Self::start_with(Some((user, password)), None)
     }
 
-    fn start_with(login: Option<(&str, &str)>) -> Result<Registry, String> {
+    fn start_with(login: Option<(&str, &str)>, port: Option<u16>) -> Result<Registry, String> {
         let mut dir = TempDir::new("berth-registry").map_err(|e| e.to_string())?;
         let mut auth = String::new();
         if let Some((user, password)) = login {
@@ -116,11 +122,15 @@ impl Registry {
         // The port is free when we look; another process could take it
         // before the registry binds it, so try a few times.
         let mut last = String::new();
-        for _ in 0..3 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map_err(|e| e.to_string())?
-                .port();
+        let tries = if port.is_some() { 1 } else { 3 };
+        for _ in 0..tries {
+            let port = match port {
+                Some(port) => port,
+                None => TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map_err(|e| e.to_string())?
+                    .port(),
+            };
             let config = dir.path().join("config.yml");
             std::fs::write(
                 &config,
@@ -747,8 +757,16 @@ impl MockServer {
     pub fn start(
         handler: impl Fn(&MockRequest) -> MockResponse + Send + Sync + 'static,
     ) -> MockServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-        let host = listener.local_addr().expect("local address").to_string();
+        MockServer::start_at("127.0.0.1:0", handler).expect("binding 127.0.0.1:0")
+    }
+
+    /// Start a server on `address` (`127.0.0.1:PORT`).
+    pub fn start_at(
+        address: &str,
+        handler: impl Fn(&MockRequest) -> MockResponse + Send + Sync + 'static,
+    ) -> io::Result<MockServer> {
+        let listener = TcpListener::bind(address)?;
+        let host = listener.local_addr()?.to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Box<Handler> = Box::new(handler);
@@ -765,12 +783,12 @@ impl MockServer {
                 }
             })
         };
-        MockServer {
+        Ok(MockServer {
             host,
             stop,
             requests,
             thread: Some(thread),
-        }
+        })
     }
 
     /// `127.0.0.1:PORT`.
@@ -843,4 +861,102 @@ fn serve(
     // Half-close and drain, so the client sees an orderly end (or a cut).
     let _ = out.shutdown(std::net::Shutdown::Write);
     Ok(())
+}
+
+/// Docker Hub's login dance, played in front of a real registry.
+///
+/// `docker-registry` can only check tokens that a separate token server
+/// signed, which is more machinery than a lesson needs. The gate plays
+/// both parts with the same messages Docker Hub sends: a request without
+/// a token gets `401` and a `WWW-Authenticate: Bearer realm=…,service=…,
+/// scope=…` challenge; `GET realm?service=…&scope=…` hands out a token
+/// (anonymously, as Docker Hub does for public images); a request that
+/// carries a token it handed out is passed on to `upstream` and its
+/// answer relayed. Bodies are held in memory: for the kit's small images.
+pub fn token_gate(upstream: &str, address: &str) -> io::Result<MockServer> {
+    let upstream = upstream.to_string();
+    let issued: Arc<Mutex<Vec<String>>> = Arc::default();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let counter = AtomicUsize::new(0);
+    // The gate learns its own address only once it listens: the realm
+    // is answered relative to the Host header the client sent.
+    MockServer::start_at(address, move |request| {
+        let host = request.header("host").unwrap_or("127.0.0.1").to_string();
+        if let Some(query) = request.path.strip_prefix("/token?") {
+            let scope = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("scope="))
+                .unwrap_or("")
+                .replace("%3A", ":")
+                .replace("%2F", "/");
+            // A fresh, unguessable-enough value: the count and the time.
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let token = sha256_digest(format!("{n}-{nanos}-{scope}").as_bytes())
+                .trim_start_matches("sha256:")[..32]
+                .to_string();
+            issued.lock().expect("tokens").push(token.clone());
+            let body = serde_json::json!({
+                "token": token,
+                "access_token": token,
+                "expires_in": 300,
+            });
+            return MockResponse::new(200, body.to_string())
+                .header("Content-Type", "application/json");
+        }
+        let presented = request
+            .header("authorization")
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let known = presented.is_some_and(|t| issued.lock().expect("tokens").contains(&t));
+        if !known {
+            // The scope names the repository the path is about.
+            let scope = request
+                .path
+                .strip_prefix("/v2/")
+                .and_then(|rest| {
+                    let cut = rest.find("/manifests/").or_else(|| rest.find("/blobs/"))?;
+                    Some(format!(",scope=\"repository:{}:pull\"", &rest[..cut]))
+                })
+                .unwrap_or_default();
+            let challenge =
+                format!("Bearer realm=\"http://{host}/token\",service=\"berth-kit\"{scope}");
+            let body =
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+            return MockResponse::new(401, body)
+                .header("Content-Type", "application/json")
+                .header("WWW-Authenticate", &challenge);
+        }
+        let url = format!("http://{upstream}{}", request.path);
+        let mut forward = agent.get(&url);
+        if let Some(accept) = request.header("accept") {
+            forward = forward.header("Accept", accept);
+        }
+        match forward.call() {
+            Ok(mut answer) => {
+                let status = answer.status().as_u16();
+                let mut reply = MockResponse::new(status, Vec::new());
+                for name in ["content-type", "docker-content-digest", "location"] {
+                    if let Some(value) = answer.headers().get(name).and_then(|v| v.to_str().ok()) {
+                        reply = reply.header(name, value);
+                    }
+                }
+                reply.body = answer
+                    .body_mut()
+                    .with_config()
+                    .limit(64 << 20)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                reply
+            }
+            Err(e) => MockResponse::new(502, format!("upstream {upstream}: {e}")),
+        }
+    })
 }

@@ -1,9 +1,13 @@
 //! Rung 05: pulling images from a registry into a content-addressed
-//! store. (Chapter 5, and running what is pulled, are being written.)
+//! store, and running them with rung 04. Chapter 5 of the book walks
+//! through it and the library modules it adds, `berth::registry` (the
+//! protocol) and `berth::image` (references, digests, the store, layers).
 //!
 //! ```text
 //! just step 05                # the demo: a local registry, pull, run, rmi
+//! just registry               # a registry of your own on 127.0.0.1:5000
 //! step-05 pull IMAGE          # e.g. 127.0.0.1:5000/busybox:latest
+//! step-05 pull --trace IMAGE  # …showing each request and answer
 //! step-05 images              # what the store holds
 //! step-05 rmi IMAGE           # remove it, and what no other image needs
 //! step-05 run IMAGE [CMD…]    # run it with rung 04's runtime
@@ -54,6 +58,9 @@ enum Command {
         /// No progress bars
         #[arg(short, long)]
         quiet: bool,
+        /// Show each request to the registry and its answer
+        #[arg(long)]
+        trace: bool,
     },
     /// Run a pulled image: a bundle over its layers, run by rung 04
     Run {
@@ -90,20 +97,27 @@ fn run(args: Args) -> anyhow::Result<i32> {
             platform,
             insecure_registry,
             quiet,
+            trace,
         } => {
             let reference = Reference::parse(&image)?;
             let options = Options {
                 insecure: insecure_registry,
+                trace,
                 platform: platform.as_deref().map(parse_platform).transpose()?,
                 ..Options::default()
             };
             let pulled = pull(&store, &reference, &options, !quiet)?;
+            for (digest, actual) in &pulled.repaired {
+                eprintln!(
+                    "step-05: {digest} was damaged in the store (its bytes hash to {actual}): fetched it again"
+                );
+            }
             println!(
-                "{}: {} ({} layers, {} downloaded)",
+                "{}: {} ({}, {} downloaded)",
                 pulled.name,
                 pulled.manifest,
-                pulled.layers.len(),
-                pulled.downloaded
+                count(pulled.layers.len(), "layer"),
+                count(pulled.downloaded, "blob"),
             );
         }
         Command::Run { image, command } => return run_image(&store, &image, &command),
@@ -121,6 +135,11 @@ fn run(args: Args) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `1 layer`, `2 layers`.
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 // ANCHOR: run

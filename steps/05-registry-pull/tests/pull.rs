@@ -2,10 +2,13 @@
 //! started on 127.0.0.1 for each test and seeded with test images built
 //! from busybox).
 
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-use berth::registry::testing::{images, Registry, TempDir};
-use berth::testing::{check, check_eq, test, Needs, Outcome, Trial};
+use berth::image::unpack::is_temporary;
+use berth::registry::testing::{images, write_auth_file, Registry, TempDir};
+use berth::testing::{check, check_eq, test, wait_with_timeout, Completion, Needs, Outcome, Trial};
 
 const OURS: &str = env!("CARGO_BIN_EXE_step-05");
 
@@ -25,6 +28,23 @@ fn main() {
             "a_pull_killed_mid_download_is_completed_by_the_next",
             Needs::Program("docker-registry"),
             killed_pull,
+        ),
+        test(
+            "two_pulls_at_once_store_each_blob_and_layer_once",
+            Needs::Program("docker-registry"),
+            two_pulls_at_once,
+        ),
+        Trial::ignorable_test(
+            "a_login_comes_from_the_auth_files_docker_and_podman_use",
+            || match Registry::unavailable(true) {
+                Some(reason) => Ok(Completion::ignored_with(reason)),
+                None => pulls_with_login().map(|()| Completion::Completed),
+            },
+        ),
+        test(
+            "a_pull_killed_mid_unpack_leaves_a_temporary_the_next_sweeps",
+            Needs::Program("docker-registry"),
+            killed_unpack,
         ),
         test(
             "run_an_image_its_layers_and_whiteouts_as_overlayfs_shows_them",
@@ -66,7 +86,10 @@ fn pull_images_rmi() -> Outcome {
     check(pulled.status.success(), || text(&pulled))?;
     check_eq(
         text(&pulled),
-        format!("{image}: {} (2 layers, 3 downloaded)\n", pushed.digest),
+        format!(
+            "{image}: {} (2 layers, 3 blobs downloaded)\n",
+            pushed.digest
+        ),
         "pull's report",
     )?;
     let listed = step05(store.path(), &["images"]);
@@ -76,7 +99,7 @@ fn pull_images_rmi() -> Outcome {
         "images",
     )?;
     let again = step05(store.path(), &["pull", "--quiet", &image]);
-    check(text(&again).contains("0 downloaded"), || text(&again))?;
+    check(text(&again).contains("0 blobs downloaded"), || text(&again))?;
     let removed = step05(store.path(), &["rmi", &image]);
     check(removed.status.success(), || text(&removed))?;
     check_eq(
@@ -148,9 +171,10 @@ fn killed_pull() -> Outcome {
     // The next pull completes it, resuming from what is there.
     let again = step05(store.path(), &["pull", "--quiet", &image]);
     check(again.status.success(), || text(&again))?;
-    check(text(&again).contains("1 layers, 1 downloaded"), || {
-        text(&again)
-    })?;
+    check(
+        text(&again).contains("(1 layer, 1 blob downloaded)"),
+        || text(&again),
+    )?;
     check(!partial.exists(), || {
         "the partial file should have become the blob".into()
     })?;
@@ -162,6 +186,256 @@ fn killed_pull() -> Outcome {
         .map(|m| m.len())
         .unwrap_or(0);
     check_eq(size, 128 << 20, "the unpacked file")
+}
+
+/// The names in `dir`, sorted (none if it does not exist).
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// `sha256:HEX` → `HEX`, as the store names files.
+fn hex(digest: &str) -> String {
+    digest.trim_start_matches("sha256:").to_string()
+}
+
+/// The temporary layer directories in a store.
+fn temporaries(store: &Path) -> Vec<String> {
+    names_in(&store.join("layers/sha256"))
+        .into_iter()
+        .filter(|n| is_temporary(n.as_ref()))
+        .collect()
+}
+
+fn two_pulls_at_once() -> Outcome {
+    let registry = Registry::start()?;
+    let pushed = images::multi_layer(&registry.pusher(), "test/layers", "v1")?;
+    let store = TempDir::new("berth-step05-twice").map_err(|e| e.to_string())?;
+    let image = format!("{}/test/layers:v1", registry.host());
+    // Both started before either has done anything, into one empty store.
+    let spawn = || {
+        Command::new(OURS)
+            .arg("--root")
+            .arg(store.path())
+            .args(["pull", "--quiet", &image])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    let a = wait_with_timeout(&mut a, Duration::from_secs(60))?;
+    let b = wait_with_timeout(&mut b, Duration::from_secs(60))?;
+    check(a.status.success() && b.status.success(), || {
+        format!("first: {}\nsecond: {}", text(&a), text(&b))
+    })?;
+    // Each blob (the config and two layers) was downloaded by one of the
+    // two: the other waited on the blob's lock and found it there.
+    let downloaded = |out: &Output| {
+        let said = text(out);
+        let prefix = format!("{image}: {} (2 layers, ", pushed.digest);
+        said.strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(" downloaded)\n"))
+            .and_then(|n| n.strip_suffix(" blobs").or(n.strip_suffix(" blob")))
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or(said)
+    };
+    check_eq(
+        downloaded(&a)? + downloaded(&b)?,
+        3,
+        "blobs downloaded by the two pulls together",
+    )?;
+    // One file per blob, one directory per layer: nothing twice, nothing
+    // half-done.
+    let mut blobs = vec![hex(&pushed.digest), hex(&pushed.config_digest)];
+    blobs.extend(pushed.layers.iter().map(|l| hex(&l.digest)));
+    blobs.sort();
+    check_eq(
+        names_in(&store.path().join("blobs/sha256")),
+        blobs,
+        "blobs/sha256",
+    )?;
+    let mut layers: Vec<String> = pushed.layers.iter().map(|l| hex(&l.digest)).collect();
+    layers.sort();
+    check_eq(
+        names_in(&store.path().join("layers/sha256")),
+        layers,
+        "layers/sha256 (no temporary left)",
+    )?;
+    // In partial/ only the blobs' lock files remain: empty, and no
+    // download left half-way.
+    let partial = store.path().join("blobs/partial");
+    for name in names_in(&partial) {
+        let size = std::fs::metadata(partial.join(&name)).map_or(0, |m| m.len());
+        check(name.ends_with(".lock") && size == 0, || {
+            format!("blobs/partial/{name} ({size} bytes) was left behind")
+        })?;
+    }
+    check_eq(
+        text(&step05(store.path(), &["images"])),
+        format!("{image}  {}\n", pushed.digest),
+        "images",
+    )
+}
+
+fn pulls_with_login() -> Outcome {
+    let registry = Registry::start_with_login("learner", "s3cret")?;
+    images::single_layer(&registry.pusher(), "private/busybox", "v1")?;
+    let image = format!("{}/private/busybox:v1", registry.host());
+    // A home of our own, and none of the variables that point elsewhere:
+    // the test must not read (or depend on) the logins of whoever runs it.
+    let home = TempDir::new("berth-step05-home").map_err(|e| e.to_string())?;
+    let files = TempDir::new("berth-step05-auth").map_err(|e| e.to_string())?;
+    let pull = |env: &[(&str, &Path)]| -> Result<Output, String> {
+        let store = TempDir::new("berth-step05-login").map_err(|e| e.to_string())?;
+        let mut command = Command::new(OURS);
+        command
+            .arg("--root")
+            .arg(store.path())
+            .args(["pull", "--quiet", &image])
+            .env("HOME", home.path())
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("DOCKER_CONFIG");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Ok(command.output().unwrap())
+    };
+
+    // No login anywhere: refused, saying which registry and where we looked.
+    let anonymous = pull(&[])?;
+    let said = text(&anonymous);
+    let docker_config = home.path().join(".docker/config.json");
+    check(
+        !anonymous.status.success()
+            && said.contains(registry.host())
+            && said.contains("authentication required")
+            && said.contains(&docker_config.display().to_string()),
+        || format!("without a login: {said}"),
+    )?;
+
+    // Podman's REGISTRY_AUTH_FILE.
+    let right = write_auth_file(files.path(), registry.host(), "learner", "s3cret");
+    let with_file = pull(&[("REGISTRY_AUTH_FILE", &right)])?;
+    check(with_file.status.success(), || text(&with_file))?;
+    check(
+        text(&with_file).contains("(1 layer, 2 blobs downloaded)"),
+        || text(&with_file),
+    )?;
+
+    // A wrong password: refused, naming the user, never the password.
+    let wrong_dir = TempDir::new("berth-step05-wrong").map_err(|e| e.to_string())?;
+    let wrong = write_auth_file(wrong_dir.path(), registry.host(), "learner", "guess");
+    let refused = pull(&[("REGISTRY_AUTH_FILE", &wrong)])?;
+    let said = text(&refused);
+    check(
+        !refused.status.success()
+            && said.contains(registry.host())
+            && said.contains("refused")
+            && said.contains("learner"),
+        || format!("with a wrong password: {said}"),
+    )?;
+    check(!said.contains("guess"), || {
+        format!("a password must never be printed: {said}")
+    })?;
+
+    // Docker's ~/.docker/config.json, found through HOME.
+    std::fs::create_dir_all(home.path().join(".docker")).map_err(|e| e.to_string())?;
+    write_auth_file(
+        &home.path().join(".docker"),
+        registry.host(),
+        "learner",
+        "s3cret",
+    );
+    let with_home = pull(&[])?;
+    check(with_home.status.success(), || text(&with_home))
+}
+
+fn killed_unpack() -> Outcome {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let registry = Registry::start()?;
+    // Small to download, big to unpack: 16 MiB of zeros gzip to a few KiB.
+    let zeros = vec![0u8; 16 << 20];
+    let layer = images::gzip_layer(&images::tar_of(&[("zeros", Some(&zeros))]), false);
+    drop(zeros);
+    check(layer.bytes.len() < 1 << 20, || {
+        format!("the layer is {} bytes", layer.bytes.len())
+    })?;
+    let pushed = images::push_image(&registry.pusher(), "test/zeros", "v1", &[layer], false)?;
+    let layer = hex(&pushed.layers[0].digest);
+    let store = TempDir::new("berth-step05-unpack").map_err(|e| e.to_string())?;
+    let image = format!("{}/test/zeros:v1", registry.host());
+
+    // A file size limit of 1 MiB (`ulimit -f`): the download fits, the
+    // unpacked file does not, and on the write that crosses it the kernel
+    // kills the pull with SIGXFSZ — mid-unpack, as suddenly as kill -9.
+    let mut command = Command::new(OURS);
+    command
+        .arg("--root")
+        .arg(store.path())
+        .args(["pull", "--quiet", &image])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: the closure runs in the child between fork and exec, and
+    // calls only setrlimit, sigaction and sigprocmask, which are
+    // async-signal-safe; it touches no memory of the parent's.
+    unsafe {
+        command.pre_exec(|| {
+            use nix::sys::resource::{setrlimit, Resource};
+            use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+            setrlimit(Resource::RLIMIT_FSIZE, 1 << 20, 1 << 20)?;
+            setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
+            // Whatever this test process inherited: SIGXFSZ kills.
+            signal(Signal::SIGXFSZ, SigHandler::SigDfl)?;
+            let mut xfsz = SigSet::empty();
+            xfsz.add(Signal::SIGXFSZ);
+            sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&xfsz), None)?;
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let pid = child.id();
+    let killed = wait_with_timeout(&mut child, Duration::from_secs(60))?;
+    check_eq(
+        killed.status.signal(),
+        Some(nix::sys::signal::Signal::SIGXFSZ as i32),
+        &format!("how the limited pull ended ({})", text(&killed)),
+    )?;
+    // It left its temporary, named for the layer and the dead process,
+    // and no layer, and no image name.
+    let left = temporaries(store.path());
+    check(
+        left.len() == 1 && left[0].starts_with(&format!(".{layer}.unpacking-{pid}-")),
+        || format!("expected the temporary of PID {pid}, found {left:?}"),
+    )?;
+    let layer_dir = store.path().join("layers/sha256").join(&layer);
+    check(!layer_dir.exists(), || {
+        "a layer must never appear half-unpacked".into()
+    })?;
+    check_eq(
+        text(&step05(store.path(), &["images"])),
+        String::new(),
+        "no name after a killed pull",
+    )?;
+    // The next pull sweeps it away (its owner is dead: nothing holds its
+    // lock), finds the verified blob already stored, and unpacks it whole.
+    let again = step05(store.path(), &["pull", "--quiet", &image]);
+    check(again.status.success(), || text(&again))?;
+    check(
+        text(&again).contains("(1 layer, 0 blobs downloaded)"),
+        || text(&again),
+    )?;
+    check_eq(temporaries(store.path()), Vec::new(), "temporaries left")?;
+    let size = std::fs::metadata(layer_dir.join("zeros")).map_or(0, |m| m.len());
+    check_eq(size, 16 << 20, "the unpacked file")
 }
 
 fn run_image() -> Outcome {
@@ -208,7 +482,7 @@ fn demo() -> Outcome {
     let said = text(&out);
     check(out.status.success(), || said.clone())?;
     for expected in [
-        "(1 layers, 2 downloaded)",
+        "(1 layer, 2 blobs downloaded)",
         "hello from berth\n",
         "I am root in berth",
         "removed layers/sha256/",
