@@ -79,7 +79,7 @@ PACKAGES=(
     uidmap                                                # rung 06: newuidmap, newgidmap
     passt                                                 # rung 07: pasta
     docker-registry apache2-utils                         # rung 05: a local registry; htpasswd for its auth tests
-    runc crun skopeo umoci hyperfine                      # the runtimes we compare with; `just bench`
+    runc crun skopeo umoci podman hyperfine time          # the runtimes and pullers we compare with; `just bench`
     debootstrap shellcheck                                # testing this very script
 )
 # ANCHOR_END: packages

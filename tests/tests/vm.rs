@@ -92,6 +92,7 @@ fn shellcheck() -> Outcome {
         "scripts/test-in-microvm",
         "scripts/test-summary",
         "scripts/bench",
+        "scripts/bench-pull",
         ".ci/run",
     ];
     succeeds(
