@@ -597,6 +597,44 @@ pub mod images {
         push_image(pusher, repository, tag, &layers, false)
     }
 
+    /// One gzip layer (busybox) under a config whose `config` object —
+    /// Entrypoint, Cmd, Env, WorkingDir, User — is `run_config`: for
+    /// checking how an image's config becomes a container's process.
+    pub fn with_run_config(
+        pusher: &Pusher,
+        repository: &str,
+        tag: &str,
+        run_config: serde_json::Value,
+    ) -> Result<TestImage, String> {
+        let layer = gzip_layer(&busybox_tar(), false);
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": run_config,
+            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]}
+        }))
+        .expect("config JSON");
+        let config_pushed = pusher.blob(repository, &config)?;
+        let layer_pushed = pusher.blob(repository, &layer.bytes)?;
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config_pushed.digest, "size": config_pushed.size},
+            "layers": [{"mediaType": layer.media_type,
+                        "digest": layer_pushed.digest, "size": layer_pushed.size}]
+        }))
+        .expect("manifest JSON");
+        let m = pusher.manifest(repository, tag, OCI_MANIFEST, &manifest)?;
+        Ok(TestImage {
+            repository: repository.into(),
+            tag: tag.into(),
+            digest: m.digest,
+            config_digest: config_pushed.digest,
+            layers: vec![layer_pushed],
+        })
+    }
+
     /// One zstd layer: busybox.
     pub fn zstd_image(pusher: &Pusher, repository: &str, tag: &str) -> Result<TestImage, String> {
         push_image(

@@ -52,6 +52,11 @@ fn main() {
             run_image,
         ),
         test(
+            "run_follows_the_images_entrypoint_env_workdir_and_user",
+            Needs::RootAnd("docker-registry"),
+            run_config,
+        ),
+        test(
             "the_demo_pulls_runs_and_removes_busybox",
             Needs::RootAnd("docker-registry"),
             demo,
@@ -436,6 +441,57 @@ fn killed_unpack() -> Outcome {
     check_eq(temporaries(store.path()), Vec::new(), "temporaries left")?;
     let size = std::fs::metadata(layer_dir.join("zeros")).map_or(0, |m| m.len());
     check_eq(size, 16 << 20, "the unpacked file")
+}
+
+/// What `docker run` does with an image's config, rung 05 does too:
+/// Entrypoint + Cmd (a command replaces Cmd only), Env, WorkingDir, and a
+/// User name looked up in the image's own /etc/passwd.
+fn run_config() -> Outcome {
+    let registry = Registry::start()?;
+    let config = serde_json::json!({
+        "Entrypoint": ["/bin/echo", "entrypoint:"],
+        "Cmd": ["the", "image's", "Cmd"],
+        "Env": ["PATH=/bin", "GREETING=hi"],
+        "WorkingDir": "/tmp",
+        "User": "nobody"
+    });
+    images::with_run_config(&registry.pusher(), "test/config", "v1", config)?;
+    let shell = serde_json::json!({
+        "Entrypoint": ["/bin/sh", "-c"],
+        "Env": ["PATH=/bin", "GREETING=hi"],
+        "WorkingDir": "/tmp",
+        "User": "nobody"
+    });
+    images::with_run_config(&registry.pusher(), "test/config", "shell", shell)?;
+    let store = TempDir::new("berth-step05-config").map_err(|e| e.to_string())?;
+    for tag in ["v1", "shell"] {
+        let image = format!("{}/test/config:{tag}", registry.host());
+        let pulled = step05(store.path(), &["pull", "--quiet", &image]);
+        check(pulled.status.success(), || text(&pulled))?;
+    }
+    let echo = format!("{}/test/config:v1", registry.host());
+    let own = step05(store.path(), &["run", &echo]);
+    check_eq(
+        (text(&own), own.status.code()),
+        ("entrypoint: the image's Cmd\n".to_string(), Some(0)),
+        "Entrypoint followed by Cmd",
+    )?;
+    let given = step05(store.path(), &["run", &echo, "mine"]);
+    check_eq(
+        text(&given),
+        "entrypoint: mine\n".to_string(),
+        "a command replaces Cmd, not Entrypoint",
+    )?;
+    let shell = format!("{}/test/config:shell", registry.host());
+    let seen = step05(
+        store.path(),
+        &["run", &shell, "echo $GREETING; pwd; id -u; id -g"],
+    );
+    check_eq(
+        (text(&seen), seen.status.code()),
+        ("hi\n/tmp\n65534\n65534\n".to_string(), Some(0)),
+        "Env, WorkingDir, and User nobody from the image's /etc/passwd",
+    )
 }
 
 fn run_image() -> Outcome {
