@@ -265,6 +265,45 @@ impl Container {
         result
     }
 
+    fn start_and_wait(&mut self, signals: &BlockedSignals) -> Result<ExitStatus> {
+        let (outside, inside) = sync::pair()?;
+        match self.clone_first_process()? {
+            Forked::Child => {
+                drop(outside);
+                let code = self.child(inside, signals);
+                let _ = std::io::stdout().flush();
+                // Leave without running the parent's exit handlers: this
+                // process is a copy, and they are not ours to run.
+                exit_now(code)
+            }
+            Forked::Parent { child } => {
+                drop(inside);
+                self.parent(child, outside, signals)
+            }
+        }
+    }
+
+    /// Clone the container's first process with its new namespaces (born
+    /// in its cgroup, on cgroup v2). Namespaces to be joined that only a
+    /// child can enter (PID, time) are entered by this process just for
+    /// the clone, and left again in the parent.
+    fn clone_first_process(&mut self) -> Result<Forked> {
+        let own = self.enter_for_children()?;
+        // SAFETY: `run`'s and `spawn`'s contract: this process has a
+        // single thread.
+        let cloned = unsafe {
+            clone3_into(
+                self.clone_flags(),
+                self.cgroup.as_ref().map(|fd| fd.as_fd()),
+            )
+        };
+        if !matches!(cloned, Ok(Forked::Child)) {
+            leave(own);
+        }
+        cloned.map_err(clone_error)
+    }
+    // ANCHOR_END: run
+
     // ANCHOR: create
     /// Set the container up and leave its process waiting, just before it
     /// would run the command, until something opens `start_fifo` for
@@ -284,19 +323,8 @@ impl Container {
         self.init = false; // the OCI process is the container's PID 1 itself
         let signals = init::block_signals()?;
         let (outside, inside) = sync::pair()?;
-        let own = self.enter_for_children()?;
-        // SAFETY: `run`'s contract: this process has a single thread.
-        let cloned = unsafe {
-            clone3_into(
-                self.clone_flags(),
-                self.cgroup.as_ref().map(|fd| fd.as_fd()),
-            )
-        };
-        if matches!(cloned, Ok(Forked::Parent { .. }) | Err(_)) {
-            leave(own);
-        }
-        let result = match cloned {
-            Err(errno) => Err(clone_error(errno)),
+        let result = match self.clone_first_process() {
+            Err(error) => Err(error),
             Ok(Forked::Child) => {
                 drop(outside);
                 let code = self.child(inside, &signals);
@@ -317,37 +345,6 @@ impl Container {
         signals.restore()?;
         result
     }
-
-    fn start_and_wait(&mut self, signals: &BlockedSignals) -> Result<ExitStatus> {
-        let (outside, inside) = sync::pair()?;
-        let own = self.enter_for_children()?;
-        // SAFETY: `run`'s contract: this process has a single thread.
-        let cloned = unsafe {
-            clone3_into(
-                self.clone_flags(),
-                self.cgroup.as_ref().map(|fd| fd.as_fd()),
-            )
-        };
-        if matches!(cloned, Ok(Forked::Parent { .. }) | Err(_)) {
-            leave(own);
-        }
-        match cloned {
-            Err(errno) => Err(clone_error(errno)),
-            Ok(Forked::Child) => {
-                drop(outside);
-                let code = self.child(inside, signals);
-                let _ = std::io::stdout().flush();
-                // Leave without running the parent's exit handlers: this
-                // process is a copy, and they are not ours to run.
-                exit_now(code)
-            }
-            Ok(Forked::Parent { child }) => {
-                drop(inside);
-                self.parent(child, outside, signals)
-            }
-        }
-    }
-    // ANCHOR_END: run
 
     /// The `CLONE_NEW*` flags for `clone3`: every namespace asked for except
     /// the cgroup namespace, which the child creates itself (see
