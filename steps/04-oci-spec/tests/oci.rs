@@ -3,16 +3,17 @@
 //! and what a container engine or a learner can observe must agree.
 
 use std::fs;
-use std::io::{Read, Seek};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth::rootfs::busybox;
 use berth::testing::{check, check_eq, test, Needs, Outcome, Trial};
 use serde_json::{json, Value};
 
-const OURS: &str = env!("CARGO_BIN_EXE_step-04");
+mod common;
+use common::{bundle, cgroup_of, run_in, text, Runtime, OURS};
 
 fn main() {
     let trials: Vec<Trial> = vec![
@@ -161,129 +162,6 @@ fn main() {
     berth::testing::run(trials)
 }
 
-/// A runtime binary with a state root of its own for one test.
-struct Runtime {
-    program: String,
-    root: PathBuf,
-}
-
-impl Runtime {
-    fn new(program: &str, tag: &str) -> Runtime {
-        let name = Path::new(program)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let root =
-            std::env::temp_dir().join(format!("berth-oci-{tag}-{name}-{}", std::process::id()));
-        Runtime {
-            program: program.to_string(),
-            root,
-        }
-    }
-
-    /// Run one runtime command. Its output goes to files, not pipes: a
-    /// created container inherits the runtime's stdout and stderr and keeps
-    /// them open, so reading a pipe to its end would wait for the container.
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.scratch("out");
-        let err = self.scratch("err");
-        let status = Command::new(&self.program)
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .unwrap_or_else(|e| panic!("running {}: {e}", self.program));
-        Output {
-            status,
-            stdout: read_all(out),
-            stderr: read_all(err),
-        }
-    }
-
-    /// A fresh, empty file beside the state root, removed when dropped.
-    fn scratch(&self, what: &str) -> fs::File {
-        let path = self.root.with_extension(what);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let _ = fs::remove_file(&path);
-        file
-    }
-
-    /// `state ID`'s JSON, or `None` if the runtime does not know the ID.
-    fn state(&self, id: &str) -> Option<Value> {
-        let out = self.run(&["state", id]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).unwrap())
-    }
-
-    fn status(&self, id: &str) -> String {
-        self.state(id)
-            .map_or("gone".into(), |s| s["status"].as_str().unwrap().to_string())
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
-        // runc leaves the parent of its cgroups behind: remove it once it
-        // is empty (rmdir refuses while another test's cgroup is in it).
-        if let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") {
-            for hierarchy in hierarchies.flatten() {
-                let _ = fs::remove_dir(hierarchy.path().join("berth-tests"));
-            }
-        }
-    }
-}
-
-/// A bundle in a fresh folder: the default config.json (from `spec`), the
-/// busybox image as a read-only root, `args` as the process, and `edit`.
-fn bundle(tag: &str, args: &[&str], edit: impl Fn(&mut Value)) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("berth-bundle-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    let spec = Command::new(OURS)
-        .args(["spec", "--bundle"])
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(spec.success());
-    let path = dir.join("config.json");
-    let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-    config["root"] = json!({"path": busybox::image().unwrap(), "readonly": true});
-    config["process"]["args"] = json!(args);
-    // A cgroup of the test's own: IDs name cgroups, and other runs (other
-    // tests, a benchmark) may use the same IDs at the same time.
-    config["linux"]["cgroupsPath"] = json!(format!("/berth-tests/{tag}-{}", std::process::id()));
-    edit(&mut config);
-    fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    dir
-}
-
-fn read_all(mut file: fs::File) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    file.rewind().unwrap();
-    file.read_to_end(&mut bytes).unwrap();
-    bytes
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Wait until `id` is stopped (its process has exited), up to 10 s.
 fn wait_stopped(rt: &Runtime, id: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -368,28 +246,6 @@ fn state_shape() -> Outcome {
             shapes[1]
         )
     })
-}
-
-/// Run `args` in a container from a bundle edited by `edit`, under
-/// `program`; its output and exit status.
-fn run_in(
-    program: &str,
-    tag: &str,
-    args: &[&str],
-    edit: impl Fn(&mut Value),
-) -> (String, Option<i32>) {
-    let rt = Runtime::new(program, tag);
-    let dir = bundle(
-        &format!(
-            "{tag}-{}",
-            Path::new(program).file_name().unwrap().to_string_lossy()
-        ),
-        args,
-        edit,
-    );
-    let out = rt.run(&["run", "--bundle", dir.to_str().unwrap(), "r1"]);
-    let _ = fs::remove_dir_all(&dir);
-    (text(&out), out.status.code())
 }
 
 fn observables() -> Outcome {
@@ -655,7 +511,7 @@ fn failing_hooks() -> Outcome {
             ["failing-hook", "failing-container-hook", "hanging-hook"].map(|tag| {
                 Path::new("/sys/fs/cgroup")
                     .join(c)
-                    .join(format!("berth-tests/{tag}-{}", std::process::id()))
+                    .join(cgroup_of(tag).trim_start_matches('/'))
             })
         })
         .filter(|p| p.exists())

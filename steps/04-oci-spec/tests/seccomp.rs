@@ -4,15 +4,13 @@
 //! both runtimes.
 
 use std::fs;
-use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-use berth::rootfs::busybox;
 use berth::testing::{check, check_eq, test, Needs, Outcome, Trial};
 use serde_json::{json, Value};
 
-const OURS: &str = env!("CARGO_BIN_EXE_step-04");
+mod common;
+use common::{text, Runtime, OURS};
 
 /// moby's profiles/seccomp/default.json, as Docker ships it (Apache-2.0;
 /// see tests/data/README.md).
@@ -49,136 +47,32 @@ fn main() {
     berth::testing::run(trials)
 }
 
-/// A runtime binary with a state root of its own for one test.
-struct Runtime {
-    program: String,
-    root: PathBuf,
-}
-
-impl Runtime {
-    fn new(program: &str, tag: &str) -> Runtime {
-        let root = std::env::temp_dir().join(format!(
-            "berth-seccomp-{tag}-{}-{}",
-            name(program),
-            std::process::id()
-        ));
-        Runtime {
-            program: program.to_string(),
-            root,
-        }
-    }
-
-    /// Run one runtime command. Its output goes to files, not pipes: a
-    /// created container inherits the runtime's stdout and stderr and keeps
-    /// them open, so reading a pipe to its end would wait for the container.
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.scratch("out");
-        let err = self.scratch("err");
-        let status = Command::new(&self.program)
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .unwrap_or_else(|e| panic!("running {}: {e}", self.program));
-        Output {
-            status,
-            stdout: read_all(out),
-            stderr: read_all(err),
-        }
-    }
-
-    /// A fresh, empty file beside the state root, removed when dropped.
-    fn scratch(&self, what: &str) -> fs::File {
-        let path = self.root.with_extension(what);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let _ = fs::remove_file(&path);
-        file
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
-    }
-}
-
-fn name(program: &str) -> String {
-    Path::new(program)
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// A bundle in a fresh folder: the default config.json (from `spec`), the
-/// busybox image as a read-only root with a tmpfs on /tmp, `args` as the
-/// process, and `edit`.
+/// A bundle as the other tests make them, with a tmpfs on /tmp (the
+/// root is read-only, and the scripts here write).
 fn bundle(tag: &str, args: &[&str], edit: impl Fn(&mut Value)) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("berth-bundle-sc-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    let spec = Command::new(OURS)
-        .args(["spec", "--bundle"])
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(spec.success());
-    let path = dir.join("config.json");
-    let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-    config["root"] = json!({"path": busybox::image().unwrap(), "readonly": true});
-    config["process"]["args"] = json!(args);
-    config["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
-    edit(&mut config);
-    fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    dir
-}
-
-fn read_all(mut file: fs::File) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    file.rewind().unwrap();
-    file.read_to_end(&mut bytes).unwrap();
-    bytes
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::bundle(tag, args, with_tmp(edit))
 }
 
 /// Run `script` with `sh -c` in a container from a bundle edited by
-/// `edit`, under `program`; its output and exit status.
+/// `edit` (and a tmpfs on /tmp), under `program`; its output and exit
+/// status.
 fn run_in(
     program: &str,
     tag: &str,
     script: &str,
     edit: impl Fn(&mut Value),
 ) -> (String, Option<i32>) {
-    let rt = Runtime::new(program, tag);
-    let dir = bundle(
-        &format!("{tag}-{}", name(program)),
-        &["sh", "-c", script],
-        edit,
-    );
-    // The ID names the container's cgroup: unique to this test and binary.
-    let id = format!("sc-{tag}-{}", std::process::id());
-    let out = rt.run(&["run", "--bundle", dir.to_str().unwrap(), &id]);
-    let _ = fs::remove_dir_all(&dir);
-    (text(&out), out.status.code())
+    common::run_in(program, tag, &["sh", "-c", script], with_tmp(edit))
+}
+
+fn with_tmp(edit: impl Fn(&mut Value)) -> impl Fn(&mut Value) {
+    move |config: &mut Value| {
+        config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+        edit(config)
+    }
 }
 
 /// The same script under both runtimes must print the same thing.
