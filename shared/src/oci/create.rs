@@ -115,13 +115,7 @@ pub fn container(
         .flatten()
         .map(OsString::from)
         .collect();
-    let env = process
-        .env()
-        .iter()
-        .flatten()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let env = super::process::environment(process);
     refuse_unsupported(spec)?;
     // Compiled here, in the runtime, before the container's process
     // exists: a bad profile fails `create` with nothing to undo.

@@ -69,14 +69,7 @@ pub fn exec(store: &Store, id: &str, options: &Options) -> Result<Exec> {
     if args.is_empty() {
         return Err(Error::Invalid("exec: no command to run".into()));
     }
-    let env = options
-        .process
-        .env()
-        .iter()
-        .flatten()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let env = super::process::environment(&options.process);
     let mut container = Container::new(args.into_iter().map(Into::into).collect())?
         .env(env)
         .init(false)

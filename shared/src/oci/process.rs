@@ -172,6 +172,18 @@ impl Stage for ProcessSetup {
     // ANCHOR_END: before_exec
 }
 
+/// `process.env` as name/value pairs. An entry without `=` names nothing
+/// and is skipped.
+pub fn environment(process: &Process) -> Vec<(String, String)> {
+    process
+        .env()
+        .iter()
+        .flatten()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// The home directory of `uid` in this root's `/etc/passwd`, if listed.
 fn home_of(uid: u32) -> Option<String> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;

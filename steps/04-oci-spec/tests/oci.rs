@@ -13,7 +13,7 @@ use berth::testing::{check, check_eq, test, Needs, Outcome, Trial};
 use serde_json::{json, Value};
 
 mod common;
-use common::{bundle, cgroup_of, run_in, text, Runtime, OURS};
+use common::{bundle, cgroup_of, name, run_in, text, Runtime, OURS};
 
 fn main() {
     let trials: Vec<Trial> = vec![
@@ -175,7 +175,7 @@ fn wait_stopped(rt: &Runtime, id: &str) -> String {
 
 fn lifecycle(program: &str) -> Outcome {
     let rt = Runtime::new(program, "lifecycle");
-    let name = Path::new(program).file_name().unwrap().to_string_lossy();
+    let name = name(program);
     let dir = bundle(&format!("lifecycle-{name}"), &["sleep", "30"], |_| {});
     let bundle = dir.to_str().unwrap();
     let mut seen = vec![rt.status("c1")];
@@ -393,11 +393,7 @@ fn logging_hook(kind: &str, log: &str) -> Value {
 
 /// The hooks, in the order they ran, with the status each was given.
 fn hook_log(program: &str) -> std::result::Result<Vec<String>, String> {
-    let name = Path::new(program)
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let name = name(program);
     let logs = std::env::temp_dir().join(format!("berth-hooklog-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&logs);
     fs::create_dir_all(&logs).unwrap();
@@ -624,11 +620,7 @@ fn join_pidns() -> Outcome {
 fn descriptors() -> Outcome {
     let mut seen = Vec::new();
     for program in [OURS, "runc"] {
-        let name = Path::new(program)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let name = name(program);
         let dir = bundle(&format!("fds-{name}"), &["ls", "/proc/self/fd"], |_| {});
         let root =
             std::env::temp_dir().join(format!("berth-oci-fds-{name}-{}", std::process::id()));
@@ -705,11 +697,7 @@ fn terminal() -> Outcome {
                   ls -l /dev/console | cut -c1; ps -o stat | sed -n 2p | cut -c2";
     let mut seen = Vec::new();
     for program in [OURS, "runc"] {
-        let name = Path::new(program)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let name = name(program);
         let rt = Runtime::new(program, "tty");
         let dir = bundle(&format!("tty-{name}"), &["sh", "-c", script], |c| {
             c["process"]["terminal"] = json!(true)
@@ -772,11 +760,7 @@ fn execs(
     program: &str,
     runs: &[&[&str]],
 ) -> std::result::Result<Vec<(String, Option<i32>)>, String> {
-    let name = Path::new(program)
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let name = name(program);
     let rt = Runtime::new(program, "exec");
     let dir = bundle(&format!("exec-{name}"), &["sleep", "30"], |_| {});
     let started = rt.run(&["run", "--detach", "--bundle", dir.to_str().unwrap(), "x1"]);
@@ -1153,11 +1137,7 @@ fn cgroup_mount() -> Outcome {
 /// Under `program`: `list`, `ps` and `kill --all` of a container with two
 /// processes, with what varies from run to run (PIDs, times) left out.
 fn list_ps_kill(program: &str) -> std::result::Result<Vec<String>, String> {
-    let name = Path::new(program)
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let name = name(program);
     let rt = Runtime::new(program, "listps");
     let dir = bundle(
         &format!("listps-{name}"),
