@@ -93,6 +93,7 @@ fn shellcheck() -> Outcome {
         "scripts/test-summary",
         "scripts/bench",
         "scripts/bench-pull",
+        "scripts/bench-lib",
         ".ci/run",
     ];
     succeeds(
