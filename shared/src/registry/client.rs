@@ -748,9 +748,10 @@ fn retried(attempt: usize) -> String {
 }
 
 // ANCHOR: trace
-/// `pull --trace`: one line per request, as it leaves. A token is shown
-/// by its first characters only: it is as good as a password while it
-/// lasts.
+/// `pull --trace`: one line per request, as it leaves. The `Accept` list
+/// (the same four media types on every manifest request) is left out to
+/// keep lines readable; `Range` is shown. A token is shown by its first
+/// characters only: it is as good as a password while it lasts.
 fn trace_request(path: &str, headers: &[(&str, String)], authorization: Option<&str>) {
     let mut line = format!("→ GET {path}");
     for (name, value) in headers {
