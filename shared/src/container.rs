@@ -26,14 +26,14 @@
 
 use std::ffi::{CString, OsString};
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::{execvp, fork, ForkResult, Pid};
+use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::clone::{clone3_into, Forked};
 use crate::init::{self, BlockedSignals, ExitStatus};
@@ -74,6 +74,14 @@ pub trait Stage {
     /// Runs in a created container's process once `start` has released
     /// it, just before `execve` (rung 04: the startContainer hooks).
     fn after_start(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Runs last of all, after every other stage, immediately before
+    /// `execve`, with nothing of the runtime's in between: the place for a
+    /// seccomp filter (rung 04), which must then allow only what the
+    /// program needs, not what the runtime still does.
+    fn at_exec(&mut self) -> Result<()> {
         Ok(())
     }
 
@@ -465,10 +473,11 @@ impl Container {
         if let Some(fifo) = fifo {
             // Everything that can fail happens now, while `create` is still
             // listening: the process's identity, privileges and environment,
-            // and whether the program exists. After `start` only the exec
-            // itself is left (as in runc).
-            self.prepare_exec(signals)?;
+            // and whether the program exists. After `start` only the hooks,
+            // the last stage (seccomp) and the exec itself are left.
+            self.prepare_exec(signals, &[channel.raw_fd(), fifo.as_raw_fd()])?;
             self.check_program()?;
+            let argv = Argv::new(&self.command);
             // Tell the runtime we are ready, then wait for `start`: opening
             // a FIFO for writing blocks until someone opens it to read.
             channel.send(&Message::Created)?;
@@ -476,13 +485,20 @@ impl Container {
             // does (close-on-exec): so `start` returns once the program
             // runs, or with the error that kept it from running.
             let mut started = wait_for_start(&fifo)?;
+            drop(fifo);
             for stage in &mut self.stages {
                 if let Err(error) = stage.after_start() {
                     let _ = started.write_all(error.to_string().as_bytes());
                     return Err(error);
                 }
             }
-            let Err(errno) = execvp(&self.command[0], &self.command);
+            for stage in &mut self.stages {
+                if let Err(error) = stage.at_exec() {
+                    let _ = started.write_all(error.to_string().as_bytes());
+                    return Err(error);
+                }
+            }
+            let errno = argv.exec();
             let _ = write!(started, "exec {}: {}", self.program(), errno.desc());
             return Err(Error::Exec {
                 command: self.program(),
@@ -508,11 +524,23 @@ impl Container {
     /// Replace this process with the user's command, searching `$PATH` as a
     /// shell does. Returns only if that failed, after telling the runtime.
     fn exec(&mut self, channel: &Channel, signals: &BlockedSignals) -> Error {
-        if let Err(error) = self.prepare_exec(signals) {
-            let _ = channel.send(&Message::Failed(error.to_string()));
-            return error;
-        }
-        let Err(errno) = execvp(&self.command[0], &self.command);
+        let keep = [channel.raw_fd()];
+        let prepared = self.prepare_exec(signals, &keep).and_then(|()| {
+            let argv = Argv::new(&self.command);
+            self.stages.iter_mut().try_for_each(|s| s.at_exec())?;
+            Ok(argv)
+        });
+        let argv = match prepared {
+            Ok(argv) => argv,
+            Err(error) => {
+                let _ = channel.send(&Message::Failed(error.to_string()));
+                return error;
+            }
+        };
+        let errno = argv.exec();
+        // A seccomp filter may refuse even this message: then the runtime
+        // reads EOF and reports the exec as done, and the status says the
+        // rest.
         let _ = channel.send(&Message::ExecFailed(errno));
         Error::Exec {
             command: self.program(),
@@ -522,7 +550,16 @@ impl Container {
     // ANCHOR_END: exec
 
     /// The last steps before `execve`, in the command's own process.
-    fn prepare_exec(&mut self, signals: &BlockedSignals) -> Result<()> {
+    ///
+    /// First of all, every descriptor the program must not have is
+    /// *closed* — not only marked close-on-exec — except `keep` (the
+    /// channel to the runtime, the FIFO), which are close-on-exec already.
+    /// Until the exec, a descriptor of the host's (the state root's lock, a
+    /// directory the engine leaked) is a way out of the root: a working
+    /// directory of `/proc/self/fd/3` would be *in* it (CVE-2024-21626). So
+    /// the stages, which enter `process.cwd`, come after.
+    fn prepare_exec(&mut self, signals: &BlockedSignals, keep: &[RawFd]) -> Result<()> {
+        close_from(3 + self.preserve_fds, keep)?;
         if let Some(env) = &self.env {
             // This process is single-threaded and about to exec: replacing
             // its environment (which execvp's $PATH search reads) is safe.
@@ -537,7 +574,6 @@ impl Container {
         for stage in &mut self.stages {
             stage.before_exec()?;
         }
-        close_on_exec_from(3 + self.preserve_fds)?;
         signals.reset_for_exec()
     }
 
@@ -563,27 +599,62 @@ impl Container {
 }
 
 // ANCHOR: close_on_exec
-/// Mark every descriptor from `first` up close-on-exec, so the program
-/// inherits only its standard streams (and the ones `--preserve-fds` asks
-/// for). A runtime holds descriptors the container must never get — the
-/// state directory, its lock, sockets; whatever its own caller leaked into
-/// it. Close-on-exec rather than closed: the channel to the runtime must
-/// still work if the exec fails.
-fn close_on_exec_from(first: u32) -> Result<()> {
-    // SAFETY: close_range takes no pointers; with CLOSE_RANGE_CLOEXEC it
-    // only sets a flag on descriptors.
-    let done = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if done == 0 {
-        Ok(())
-    } else {
-        Err(Error::sys("close_range (CLOEXEC)", Errno::last()))
+/// Close every descriptor from `first` up but those in `keep`, so the
+/// program inherits only its standard streams (and the ones
+/// `--preserve-fds` asks for). A runtime holds descriptors the container
+/// must never get — the state directory, its lock, sockets; whatever its
+/// own caller leaked into it. `close_range(2)` closes a whole range in one
+/// call; the kept ones split the range in pieces.
+fn close_from(first: u32, keep: &[RawFd]) -> Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|fd| u32::try_from(*fd).ok())
+        .filter(|fd| *fd >= first)
+        .collect();
+    keep.sort_unstable();
+    let mut from = first;
+    for kept in keep.into_iter().chain([u32::MAX]) {
+        if kept > from {
+            // SAFETY: close_range takes no pointers. The descriptors it
+            // closes belong to objects this process never uses again: it
+            // execs or exits without returning to them.
+            let done = unsafe { libc::syscall(libc::SYS_close_range, from, kept - 1, 0) };
+            if done != 0 {
+                return Err(Error::sys("close_range", Errno::last()));
+            }
+        }
+        from = kept.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// The command's `argv`, as the pointer array `execvp(3)` takes, made in
+/// advance: once the seccomp filter is loaded, the exec must not need a
+/// memory allocation (an `mmap` the filter may refuse).
+struct Argv<'a> {
+    pointers: Vec<*const libc::c_char>,
+    _strings: &'a [CString],
+}
+
+impl<'a> Argv<'a> {
+    fn new(command: &'a [CString]) -> Argv<'a> {
+        let pointers = command
+            .iter()
+            .map(|arg| arg.as_ptr())
+            .chain([std::ptr::null()])
+            .collect();
+        Argv {
+            pointers,
+            _strings: command,
+        }
+    }
+
+    /// Replace this process with the command; returns only on failure.
+    fn exec(&self) -> Errno {
+        // SAFETY: a NULL-terminated array of pointers to NUL-terminated
+        // strings, all borrowed from `_strings`, which outlives the call.
+        unsafe { libc::execvp(self.pointers[0], self.pointers.as_ptr()) };
+        Errno::last()
     }
 }
 // ANCHOR_END: close_on_exec

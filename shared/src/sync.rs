@@ -111,6 +111,12 @@ impl Channel {
     }
 
     fn fd(&self) -> std::os::fd::RawFd {
+        self.raw_fd()
+    }
+
+    /// The descriptor number, for the list of descriptors a process must
+    /// keep open when it closes all others.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::AsRawFd;
         self.0.as_fd().as_raw_fd()
     }

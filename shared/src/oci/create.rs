@@ -30,6 +30,9 @@ pub struct Options {
     pub console_socket: Option<PathBuf>,
     /// Descriptors beyond stdio the program inherits (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// Enter the root with `MS_MOVE` and `chroot`, not `pivot_root`
+    /// (`--no-pivot`).
+    pub no_pivot: bool,
 }
 
 // ANCHOR: create
@@ -58,7 +61,8 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
     let cgroup = Cgroup::create(&Hierarchy::detect()?, &parent, &name, &limits(spec)?)?;
     let hooks = CreateHooks::new(spec, id, &bundle.dir, store.dir(id).join("hooks.json"));
     let console = console(spec, options.console_socket.as_deref())?;
-    let container = container(bundle, &cgroup, hooks, console)?.preserve_fds(options.preserve_fds);
+    let container = container(bundle, &cgroup, hooks, console, options.no_pivot)?
+        .preserve_fds(options.preserve_fds);
 
     let fifo = store.fifo(id);
     // Writable by anyone: the process opens it after it has become
@@ -106,6 +110,7 @@ pub fn container(
     cgroup: &Cgroup,
     hooks: Option<CreateHooks>,
     console: Option<Console>,
+    no_pivot: bool,
 ) -> Result<Container> {
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("checked by Bundle::load");
@@ -137,10 +142,11 @@ pub fn container(
     {
         container = container.stage(CgroupNamespace);
     }
+    // A hostname goes into the container's UTS namespace, new or joined
+    // (then it is set in the joined one, as runc does); without one, it
+    // would be the host's.
     if let Some(hostname) = spec.hostname() {
-        if !namespaces.contains(&Namespace::Uts)
-            || joined.iter().any(|(ns, _)| *ns == Namespace::Uts)
-        {
+        if !namespaces.contains(&Namespace::Uts) {
             return Err(Error::Invalid(
                 "hostname is set, but there is no uts namespace to set it in".into(),
             ));
@@ -148,11 +154,9 @@ pub fn container(
         container = container.stage(Hostname(hostname.clone()));
     }
     if let Some(domainname) = spec.domainname() {
-        if !namespaces.contains(&Namespace::Uts)
-            || joined.iter().any(|(ns, _)| *ns == Namespace::Uts)
-        {
+        if !namespaces.contains(&Namespace::Uts) {
             return Err(Error::Invalid(
-                "domainname is set, but there is no new uts namespace to set it in".into(),
+                "domainname is set, but there is no uts namespace to set it in".into(),
             ));
         }
         container = container.stage(Domainname(domainname.clone()));
@@ -172,7 +176,13 @@ pub fn container(
     if let Some(hooks) = hooks {
         container = container.stage(hooks);
     }
-    container = container.stage(BundleRoot::new(spec, &bundle.rootfs));
+    // With no mount namespace listed, the container shares the runtime's
+    // (the specification: an unlisted namespace is inherited), and so its
+    // root and mounts: there is nothing to set up, and nothing may be
+    // mounted, or it would be mounted on the host (runc does the same).
+    if namespaces.contains(&Namespace::Mount) {
+        container = container.stage(BundleRoot::new(spec, &bundle.rootfs).no_pivot(no_pivot));
+    }
     // The terminal once the container's own /dev/pts is in place.
     if let Some(console) = console {
         container = container.stage(console);
@@ -182,9 +192,11 @@ pub fn container(
         process.scheduler().as_ref(),
         process.io_priority().as_ref(),
     )?;
-    Ok(container
-        .stage(scheduling)
-        .stage(ProcessSetup::new(process)?.seccomp(seccomp)))
+    let setup = ProcessSetup::new(process)?.seccomp(seccomp);
+    for warning in setup.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    Ok(container.stage(scheduling).stage(setup))
 }
 // ANCHOR_END: container
 
@@ -201,6 +213,15 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
     if let Some(linux) = spec.linux() {
         if linux.intel_rdt().is_some() {
             return refuse("linux.intelRdt (Intel's cache and memory-bandwidth allocation)");
+        }
+        // Labels are SELinux's, which this runtime does not support: the
+        // same answer as for process.selinuxLabel.
+        if linux
+            .mount_label()
+            .as_deref()
+            .is_some_and(|l| !l.is_empty())
+        {
+            return refuse("linux.mountLabel (SELinux)");
         }
     }
     Ok(())
@@ -263,12 +284,6 @@ fn namespaces(spec: &Spec) -> Result<Namespaces> {
             joined.push((namespace, path.clone()));
         }
         out.push(namespace);
-    }
-    if !out.contains(&Namespace::Mount) {
-        return Err(Error::Invalid(
-            "a mount namespace is required: without one, the bundle's mounts would be the host's"
-                .into(),
-        ));
     }
     Ok((out, joined))
 }

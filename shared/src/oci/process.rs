@@ -9,9 +9,10 @@ use std::str::FromStr;
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::stat::{umask, Mode};
-use nix::unistd::{chdir, setgid, setgroups, setuid, Gid, Uid};
+use nix::unistd::{setgid, setgroups, setuid, Gid, Uid};
 use oci_spec::runtime::{LinuxCapabilities, Process};
 
+use super::inroot::Root;
 use super::seccomp::Filter;
 use crate::container::Stage;
 use crate::{Error, Result};
@@ -29,6 +30,10 @@ pub struct ProcessSetup {
     no_new_privileges: bool,
     oom_score_adj: Option<i32>,
     seccomp: Option<Filter>,
+    apparmor: Option<String>,
+    /// What the process was asked for and cannot have (see
+    /// [`warnings`](ProcessSetup::warnings)).
+    warnings: Vec<String>,
 }
 
 /// The five capability sets (`man 7 capabilities`).
@@ -43,9 +48,17 @@ struct Capabilities {
 impl ProcessSetup {
     /// The stage for `process`; refuses what this rung cannot honour.
     pub fn new(process: &Process) -> Result<ProcessSetup> {
-        if process.apparmor_profile().is_some() || process.selinux_label().is_some() {
+        if process.selinux_label().is_some() {
             return Err(Error::Invalid(
-                "process.apparmorProfile / selinuxLabel: this runtime supports neither".into(),
+                "process.selinuxLabel: this runtime does not support SELinux".into(),
+            ));
+        }
+        let apparmor = process.apparmor_profile().clone().filter(|p| !p.is_empty());
+        if apparmor.is_some() && !apparmor_enabled() {
+            // As runc: a profile that cannot be applied is an error, not a
+            // container quietly run without it.
+            return Err(Error::Invalid(
+                "process.apparmorProfile is set, but AppArmor is not enabled on this host".into(),
             ));
         }
         let user = process.user();
@@ -55,6 +68,11 @@ impl ProcessSetup {
             let resource = rlimit(&name)?;
             rlimits.push((resource, name, limit.soft(), limit.hard()));
         }
+        let mut warnings = Vec::new();
+        let capabilities = process
+            .capabilities()
+            .as_ref()
+            .map(|c| capabilities(c, &mut warnings));
         Ok(ProcessSetup {
             cwd: process.cwd().clone(),
             uid: user.uid(),
@@ -62,15 +80,23 @@ impl ProcessSetup {
             umask: user.umask(),
             groups: user.additional_gids().clone().unwrap_or_default(),
             rlimits,
-            capabilities: process
-                .capabilities()
-                .as_ref()
-                .map(capabilities)
-                .transpose()?,
+            capabilities,
             no_new_privileges: process.no_new_privileges().unwrap_or(false),
             oom_score_adj: process.oom_score_adj(),
             seccomp: None,
+            apparmor,
+            warnings,
         })
+    }
+
+    /// What `process` asks for that cannot be granted, and is left out:
+    /// capabilities this kernel does not have, ambient capabilities that
+    /// are not also inheritable and permitted (the kernel refuses to raise
+    /// those). The runtime specification says to warn, not fail (runc and
+    /// crun both run `runc spec`'s bundle, which lists ambient capabilities
+    /// and no inheritable ones, that way).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Load `filter` (compiled from `linux.seccomp`) before the program
@@ -88,8 +114,7 @@ impl Stage for ProcessSetup {
 
     // ANCHOR: before_exec
     fn before_exec(&mut self) -> Result<()> {
-        chdir(&self.cwd)
-            .map_err(|e| Error::sys(format!("entering process.cwd {}", self.cwd.display()), e))?;
+        enter_cwd(&self.cwd)?;
         if std::env::var_os("HOME").is_none() {
             // Programs expect $HOME; like runc, take it from the image's
             // /etc/passwd (the root is the container's by now), else "/".
@@ -112,17 +137,6 @@ impl Stage for ProcessSetup {
                 )
             })?;
         }
-        // ANCHOR: seccomp_order
-        // 0. Seccomp, without no_new_privs: loading a filter then needs
-        //    CAP_SYS_ADMIN, which steps 1 to 3 may take away, so it goes
-        //    first (runc's order). Every system call below must then pass
-        //    it: capset, prctl, setgroups, setuid, and ours up to execve.
-        if !self.no_new_privileges {
-            if let Some(filter) = &self.seccomp {
-                filter.load()?;
-            }
-        }
-        // ANCHOR_END: seccomp_order
         // 1. The bounding set caps what any later exec can ever gain: drop
         //    from it while still root.
         if let Some(caps) = &self.capabilities {
@@ -140,11 +154,15 @@ impl Stage for ProcessSetup {
         setuid(Uid::from_raw(self.uid)).map_err(|e| Error::sys("setuid (process.user.uid)", e))?;
         // 3. The other four sets, now that the identity is final. In this
         //    order: the kernel refuses a state where the effective set holds
-        //    more than the permitted one, so effective shrinks first.
+        //    more than the permitted one, so effective shrinks first; and an
+        //    ambient capability must already be inheritable and permitted.
+        //    A filter still to be loaded without no_new_privs needs
+        //    CAP_SYS_ADMIN to load: it stays until then (see `at_exec`).
         if let Some(caps) = &self.capabilities {
-            caps::set(None, CapSet::Effective, &caps.effective)
+            let keep = self.admin_to_load_filter();
+            caps::set(None, CapSet::Effective, &with(&caps.effective, keep))
                 .map_err(|e| cap_error("effective", e))?;
-            caps::set(None, CapSet::Permitted, &caps.permitted)
+            caps::set(None, CapSet::Permitted, &with(&caps.permitted, keep))
                 .map_err(|e| cap_error("permitted", e))?;
             caps::set(None, CapSet::Inheritable, &caps.inheritable)
                 .map_err(|e| cap_error("inheritable", e))?;
@@ -152,24 +170,156 @@ impl Stage for ProcessSetup {
             for cap in &caps.ambient {
                 caps::raise(None, CapSet::Ambient, *cap).map_err(|e| cap_error("ambient", e))?;
             }
+        } else if self.admin_to_load_filter().is_some() && !Uid::current().is_root() {
+            // setuid cleared the effective set; keepcaps kept the permitted.
+            let _ = caps::raise(None, CapSet::Effective, Capability::CAP_SYS_ADMIN);
         }
-        // ANCHOR: seccomp_last
         // 4. No new privileges: from here on, no setuid binary or file
         //    capability can give the process more than it has.
-        // 5. With no_new_privs, the filter needs no privilege to load: it
-        //    comes last, so that as few of the runtime's own system calls
-        //    as possible have to pass it.
         if self.no_new_privileges {
             nix::sys::prctl::set_no_new_privs()
                 .map_err(|e| Error::sys("PR_SET_NO_NEW_PRIVS", e))?;
-            if let Some(filter) = &self.seccomp {
-                filter.load()?;
-            }
         }
-        // ANCHOR_END: seccomp_last
+        // 5. The AppArmor profile, for the exec: the kernel switches to it
+        //    when the program starts, as with a setuid binary.
+        if let Some(profile) = &self.apparmor {
+            apparmor_exec(profile)?;
+        }
         Ok(())
     }
     // ANCHOR_END: before_exec
+
+    // ANCHOR: at_exec
+    fn at_exec(&mut self) -> Result<()> {
+        let Some(filter) = &self.seccomp else {
+            return Ok(());
+        };
+        // The last thing before execve: the filter applies to the program,
+        // and has to allow nothing the runtime does — not close_range, not
+        // capset, not the write to the start FIFO.
+        filter.load()?;
+        // Except this one case. Without no_new_privs, loading a filter
+        // takes CAP_SYS_ADMIN, kept until now: give it up, in one capset(2)
+        // (which the filter must then allow, as every profile engines ship
+        // does; runc needs a dozen more calls through its filter here).
+        if let (Some(caps), Some(_)) = (&self.capabilities, self.admin_to_load_filter()) {
+            capset(&caps.effective, &caps.permitted, &caps.inheritable)?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: at_exec
+}
+
+impl ProcessSetup {
+    /// `Some(CAP_SYS_ADMIN)` when the seccomp filter must be loaded
+    /// without no_new_privs and the final sets would not have it: the
+    /// kernel allows that only with CAP_SYS_ADMIN, so it is kept until the
+    /// filter is in.
+    fn admin_to_load_filter(&self) -> Option<Capability> {
+        let needed = self.seccomp.is_some() && !self.no_new_privileges;
+        let has = self
+            .capabilities
+            .as_ref()
+            .is_some_and(|c| c.effective.contains(&Capability::CAP_SYS_ADMIN));
+        (needed && !has).then_some(Capability::CAP_SYS_ADMIN)
+    }
+}
+
+/// `set`, plus `extra` if there is one.
+fn with(set: &CapsHashSet, extra: Option<Capability>) -> CapsHashSet {
+    let mut set = set.clone();
+    set.extend(extra);
+    set
+}
+
+// ANCHOR: cwd
+/// Enter `process.cwd`, resolved inside the container's root with
+/// `openat2(RESOLVE_IN_ROOT)` (see `inroot`), and no "magic" links: a
+/// working directory of `/proc/self/fd/N` names whatever descriptor N
+/// holds, which may be a directory of the host's (runc's CVE-2024-21626).
+/// The root is `/` by now — the container's, after pivot_root or the
+/// `setns` of an `exec`.
+fn enter_cwd(cwd: &std::path::Path) -> Result<()> {
+    let what = format!("entering process.cwd {}", cwd.display());
+    let root = Root::open(std::path::Path::new("/"))?;
+    let dir = root.resolve(cwd).map_err(|e| match e {
+        nix::errno::Errno::ELOOP | nix::errno::Errno::EXDEV => Error::sys_hint(
+            &what,
+            e,
+            "the working directory must be a directory inside the container, reached without /proc's magic links",
+        ),
+        _ => Error::sys(&what, e),
+    })?;
+    nix::unistd::fchdir(&dir).map_err(|e| Error::sys(&what, e))
+}
+// ANCHOR_END: cwd
+
+/// One capset(2) for the effective, permitted and inheritable sets (the
+/// caps crate sets one at a time, reading the others back each time).
+fn capset(
+    effective: &CapsHashSet,
+    permitted: &CapsHashSet,
+    inheritable: &CapsHashSet,
+) -> Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mask = |set: &CapsHashSet| set.iter().fold(0u64, |m, c| m | c.bitmask());
+    let (e, p, i) = (mask(effective), mask(permitted), mask(inheritable));
+    // Version 3: 64 capability bits, as two 32-bit halves, low half first.
+    let header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [
+        Data {
+            effective: e as u32,
+            permitted: p as u32,
+            inheritable: i as u32,
+        },
+        Data {
+            effective: (e >> 32) as u32,
+            permitted: (p >> 32) as u32,
+            inheritable: (i >> 32) as u32,
+        },
+    ];
+    // SAFETY: both pointers are to live, properly laid out structures of
+    // the sizes version 3 of the call expects.
+    let done = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(Error::sys(
+            "capset, after loading the seccomp filter (it must allow capset without no_new_privs)",
+            nix::errno::Errno::last(),
+        ))
+    }
+}
+
+/// Whether this kernel has AppArmor switched on.
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim() == "Y")
+}
+
+/// Ask AppArmor to confine the next program this process runs with
+/// `profile` (what `aa-exec` does): `exec PROFILE` written to the
+/// process's `attr/apparmor/exec` (`attr/exec` on older kernels).
+fn apparmor_exec(profile: &str) -> Result<()> {
+    let line = format!("exec {profile}");
+    let newer = std::fs::write("/proc/thread-self/attr/apparmor/exec", &line);
+    newer
+        .or_else(|_| std::fs::write("/proc/thread-self/attr/exec", &line))
+        .map_err(|e| Error::Invalid(format!("process.apparmorProfile {profile}: {e}")))
 }
 
 /// `process.env` as name/value pairs. An entry without `=` names nothing
@@ -194,23 +344,62 @@ fn home_of(uid: u32) -> Option<String> {
     })
 }
 
-fn capabilities(caps: &LinuxCapabilities) -> Result<Capabilities> {
-    let set = |list: &Option<std::collections::HashSet<oci_spec::runtime::Capability>>| -> Result<CapsHashSet> {
-        list.iter()
-            .flatten()
-            .map(|c| {
-                let name = spec_name(c);
-                Capability::from_str(&name).map_err(|_| Error::Invalid(format!("unknown capability {name}")))
-            })
-            .collect()
+/// The five sets, as the caps crate's types. A name this kernel does not
+/// know is left out with a warning (runc does the same), and so is an
+/// ambient capability that is not both inheritable and permitted: the
+/// kernel would refuse to raise it.
+fn capabilities(caps: &LinuxCapabilities, warnings: &mut Vec<String>) -> Capabilities {
+    let supported = caps::runtime::thread_all_supported();
+    let mut unknown = std::collections::BTreeSet::new();
+    let mut set =
+        |list: &Option<std::collections::HashSet<oci_spec::runtime::Capability>>| -> CapsHashSet {
+            list.iter()
+                .flatten()
+                .filter_map(|c| {
+                    let name = spec_name(c);
+                    let known = Capability::from_str(&name)
+                        .ok()
+                        .filter(|c| supported.contains(c));
+                    if known.is_none() {
+                        unknown.insert(name);
+                    }
+                    known
+                })
+                .collect()
+        };
+    let mut sets = Capabilities {
+        bounding: set(caps.bounding()),
+        effective: set(caps.effective()),
+        permitted: set(caps.permitted()),
+        inheritable: set(caps.inheritable()),
+        ambient: set(caps.ambient()),
     };
-    Ok(Capabilities {
-        bounding: set(caps.bounding())?,
-        effective: set(caps.effective())?,
-        permitted: set(caps.permitted())?,
-        inheritable: set(caps.inheritable())?,
-        ambient: set(caps.ambient())?,
-    })
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.into_iter().collect();
+        warnings.push(format!(
+            "process.capabilities: this kernel does not have {}; left out",
+            names.join(", ")
+        ));
+    }
+    let grantable: CapsHashSet = sets
+        .inheritable
+        .intersection(&sets.permitted)
+        .copied()
+        .collect();
+    let mut refused: Vec<String> = sets
+        .ambient
+        .difference(&grantable)
+        .map(|c| c.to_string())
+        .collect();
+    if !refused.is_empty() {
+        refused.sort();
+        warnings.push(format!(
+            "process.capabilities.ambient: {} cannot be raised (an ambient capability must also be inheritable and permitted); left out",
+            refused.join(", ")
+        ));
+        sets.ambient = sets.ambient.intersection(&grantable).copied().collect();
+    }
+    sets
 }
 
 /// A value as config.json spells it ("CAP_KILL", "RLIMIT_NOFILE").

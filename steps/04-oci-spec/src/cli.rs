@@ -278,6 +278,12 @@ pub struct CreateOptions {
     /// Pass this many file descriptors beyond stdio into the container
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Enter the root with MS_MOVE and chroot instead of pivot_root (for a root on a ramdisk)
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted for runc's sake: this runtime never makes a session keyring
+    #[arg(long)]
+    pub no_new_keyring: bool,
     /// The container's ID
     pub id: String,
 }
@@ -290,6 +296,7 @@ impl CreateOptions {
             pid_file: self.pid_file.clone(),
             console_socket: self.console_socket.clone(),
             preserve_fds: self.preserve_fds,
+            no_pivot: self.no_pivot,
         }
     }
 }
