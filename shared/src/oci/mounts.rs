@@ -187,6 +187,8 @@ pub struct BundleRoot {
     /// `--no-pivot`: move the root onto `/` and chroot, for roots where
     /// pivot_root(2) is refused.
     no_pivot: bool,
+    /// `process.cwd`, made if the image lacks it (as runc does).
+    cwd: PathBuf,
 }
 
 impl BundleRoot {
@@ -220,6 +222,10 @@ impl BundleRoot {
                 .flatten()
                 .any(|ns| ns.typ() == LinuxNamespaceType::Cgroup),
             no_pivot: false,
+            cwd: spec
+                .process()
+                .as_ref()
+                .map_or_else(|| PathBuf::from("/"), |p| p.cwd().clone()),
         }
     }
 
@@ -264,6 +270,14 @@ impl Stage for BundleRoot {
         }
         // After pivot_root, where "/dev" can only mean the container's.
         devices::create_nodes_and_links(Path::new("/dev"))?;
+        // A working directory the image lacks is made, as runc does (and
+        // engines count on: `podman run -w /new`), before the root may
+        // become read-only. After pivot_root, no link can lead out.
+        if !self.cwd.exists() {
+            fs::create_dir_all(&self.cwd).map_err(|e| {
+                Error::Invalid(format!("creating process.cwd {}: {e}", self.cwd.display()))
+            })?;
+        }
         for device in &self.devices {
             make_device(device)?;
         }

@@ -89,7 +89,7 @@ fn main() {
             descriptors,
         ),
         test(
-            "a_missing_program_or_cwd_fails_create_not_start",
+            "a_missing_program_or_a_file_as_cwd_fails_create_not_start",
             Needs::Root,
             create_time_errors,
         ),
@@ -117,6 +117,11 @@ fn main() {
             "the_runtime_binary_is_out_of_the_containers_reach",
             Needs::Root,
             binary_protected,
+        ),
+        test(
+            "a_leaked_descriptor_cannot_become_the_working_directory",
+            Needs::Root,
+            leaky_cwd,
         ),
         test(
             "a_symlink_in_the_image_cannot_send_a_mount_out_as_with_runc",
@@ -651,10 +656,12 @@ fn create_time_errors() -> Outcome {
         |c| c["process"]["args"] = json!(["/no/such/program"]),
         "/no/such/program",
     )?;
+    // A working directory the image lacks is made, as runc makes it; one
+    // that is not a directory cannot be entered.
     refused(
-        "no-cwd",
-        |c| c["process"]["cwd"] = json!("/no/such/dir"),
-        "entering process.cwd /no/such/dir",
+        "file-cwd",
+        |c| c["process"]["cwd"] = json!("/etc/passwd"),
+        "entering process.cwd /etc/passwd",
     )
 }
 
@@ -885,6 +892,52 @@ fn binary_protected() -> Outcome {
     check(fs::read(OURS).unwrap() == before, || {
         "the runtime's binary changed".into()
     })
+}
+
+/// CVE-2024-21626 ("Leaky Vessels"): a runtime that enters `process.cwd`
+/// while one of its own descriptors to a host directory is still open lets
+/// `/proc/self/fd/N` be that directory, and `../..` from there is the
+/// host's root. Tried for every low descriptor number, at create and at
+/// exec (with a descriptor the caller leaked into the runtime).
+fn leaky_cwd() -> Outcome {
+    let host = fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let climb = "../../../../../../../../etc/hostname";
+    for fd in 3..10 {
+        let cwd = format!("/proc/self/fd/{fd}");
+        let (out, status) = run_in(OURS, &format!("leak{fd}"), &["cat", climb], |c| {
+            c["process"]["cwd"] = json!(cwd)
+        });
+        check(
+            status != Some(0) && !out.lines().any(|l| l == host.trim()),
+            || format!("cwd {cwd}: the container read the host's /etc/hostname: {status:?} {out}"),
+        )?;
+        check(out.contains("process.cwd"), || {
+            format!("cwd {cwd}: expected a refusal naming process.cwd, got: {out}")
+        })?;
+    }
+    // exec, from a caller that leaks descriptor 7 (the host's /etc) into the
+    // runtime: the container's process must not be able to enter it.
+    let rt = Runtime::new(OURS, "leak-exec");
+    let dir = bundle("leak-exec", &["sleep", "30"], |_| {});
+    let started = rt.run(&["run", "--detach", "--bundle", dir.to_str().unwrap(), "l1"]);
+    let script = format!(
+        "exec 7</etc; \"$0\" --root \"$1\" exec --cwd /proc/self/fd/7 l1 cat hostname 2>&1; echo \"status $?\""
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script, OURS])
+        .arg(&rt.root)
+        .output()
+        .unwrap();
+    rt.run(&["delete", "--force", "l1"]);
+    let _ = fs::remove_dir_all(&dir);
+    check(started.status.success(), || text(&started))?;
+    let said = String::from_utf8_lossy(&out.stdout);
+    check(
+        !said.lines().any(|l| l == host.trim())
+            && !said.contains("status 0")
+            && said.contains("process.cwd"),
+        || format!("exec --cwd /proc/self/fd/7 must be refused, got: {said}"),
+    )
 }
 
 fn symlink_escape() -> Outcome {
