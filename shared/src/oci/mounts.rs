@@ -43,6 +43,10 @@ pub struct MountOptions {
     /// mount_setattr(2) and `AT_RECURSIVE`: mount(2)'s flags apply to one
     /// mount only, so `["rbind", "ro"]` leaves the submounts writable.
     pub recursive: (u64, u64),
+    /// `tmpcopyup` (runc's and crun's extension, which Podman sets on
+    /// every tmpfs): fill a new tmpfs with what the directory it covers
+    /// held, so `--read-only`'s tmpfs on /run keeps the image's files.
+    pub copy_up: bool,
     /// What is left: the file system's own options (`mode=755`,
     /// `size=65536k`), passed to it as mount(2)'s data string.
     pub data: String,
@@ -133,6 +137,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
         flags: MsFlags::empty(),
         propagation: MsFlags::empty(),
         recursive: (0, 0),
+        copy_up: false,
         data: String::new(),
     };
     let mut data = Vec::new();
@@ -161,6 +166,8 @@ pub fn parse_options(options: &[String]) -> MountOptions {
                 *off |= attr;
                 *on &= !attr;
             }
+        } else if o == "tmpcopyup" || o == "notmpcopyup" {
+            parsed.copy_up = o == "tmpcopyup";
         } else {
             data.push(o.as_str());
         }
@@ -419,6 +426,7 @@ fn mount_one(root: &Root, m: &Mount, cgroupns: bool) -> Result<()> {
         flags,
         propagation,
         recursive,
+        copy_up,
         data,
     } = parse_options(&options);
     let mut fstype = m.typ().clone().unwrap_or_default();
@@ -472,7 +480,9 @@ fn mount_one(root: &Root, m: &Mount, cgroupns: bool) -> Result<()> {
     // changes the new mount goes through the destination resolved again,
     // which now leads to the new mount's root.
     let rest = flags - MsFlags::MS_BIND - MsFlags::MS_REC;
-    let later = (bind && !rest.is_empty()) || recursive != (0, 0) || !propagation.is_empty();
+    let copy_up = copy_up && fstype == "tmpfs";
+    let later =
+        (bind && !rest.is_empty()) || recursive != (0, 0) || !propagation.is_empty() || copy_up;
     if !later {
         return Ok(());
     }
@@ -480,6 +490,11 @@ fn mount_one(root: &Root, m: &Mount, cgroupns: bool) -> Result<()> {
         .resolve(destination)
         .map_err(|e| Error::sys(format!("{what}: reopening it"), e))?;
     let target = proc_path(&mounted);
+    if copy_up {
+        // The one use of the covered directory: `place` still reaches it.
+        copy_tree(Path::new(&proc_path(&place)), Path::new(&target))
+            .map_err(|e| Error::Invalid(format!("{what}: tmpcopyup: {e}")))?;
+    }
     if bind && !rest.is_empty() {
         // A bind mount takes its flags only on a remount.
         mount(
@@ -508,6 +523,35 @@ fn mount_one(root: &Root, m: &Mount, cgroupns: bool) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: mount_one
+
+/// Copy the tree under `from` into `to`: directories, files, links and
+/// their modes and owners (for `tmpcopyup`). Links are copied as links,
+/// never followed.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let meta = entry.metadata()?; // of the entry itself, not a link's target
+        let target = to.join(entry.file_name());
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            fs::create_dir(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(entry.path())?, &target)?;
+        } else if kind.is_file() {
+            fs::copy(entry.path(), &target)?;
+        } else {
+            continue; // sockets, FIFOs, devices: nothing to copy into a tmpfs
+        }
+        lchown(&target, Some(meta.uid()), Some(meta.gid()))?;
+        if !kind.is_symlink() {
+            fs::set_permissions(&target, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
+    }
+    let meta = fs::metadata(from)?;
+    fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))
+}
 
 /// mount_setattr(2) with `AT_RECURSIVE` (Linux 5.12): change attributes of
 /// the mount `fd` is the root of, and of every mount below it, in one step.

@@ -1,0 +1,260 @@
+//! containerd 1.6, driven with `ctr run --runc-binary`: the path Docker
+//! takes under the hood, and the one Kubernetes takes through the runc
+//! shim. A containerd of its own (root, state and socket under a
+//! temporary directory, the CRI plugin off), and the busybox image as a
+//! root filesystem it does not manage (`--rootfs`).
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use berth::rootfs::busybox;
+
+use super::{remove_state, said, state_dir, stop_daemon, wait_for, Runtime, Said};
+
+pub struct Containerd {
+    dir: PathBuf,
+    rootfs: PathBuf,
+    daemon: Mutex<Child>,
+}
+
+impl Containerd {
+    pub fn start() -> Result<Containerd, String> {
+        let dir = state_dir("containerd");
+        let socket = dir.join("containerd.sock");
+        fs::write(
+            dir.join("config.toml"),
+            format!(
+                "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n\
+                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{1}\"\n[ttrpc]\n  address = \"{1}.ttrpc\"\n",
+                dir.display(),
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let rootfs = dir.join("rootfs");
+        let image = busybox::image().map_err(|e| e.to_string())?;
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(&image)
+            .arg(&rootfs)
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !copied.success() {
+            return Err("copying the busybox image failed".into());
+        }
+        let log = dir.join("containerd.log");
+        let mut daemon = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .map_err(|e| format!("containerd: {e}"))?;
+        if let Err(e) = wait_for(&socket, &mut daemon, &log) {
+            stop_daemon(&mut daemon);
+            remove_state(&dir);
+            return Err(e);
+        }
+        Ok(Containerd {
+            dir,
+            rootfs,
+            daemon: Mutex::new(daemon),
+        })
+    }
+
+    fn ctr(&self, args: &[&str]) -> Said {
+        said(
+            Command::new("ctr")
+                .arg("--address")
+                .arg(self.dir.join("containerd.sock"))
+                .args(args),
+        )
+    }
+
+    pub fn stop(&self) {
+        stop_daemon(&mut self.daemon.lock().unwrap());
+        remove_state(&self.dir);
+    }
+}
+
+/// A container ID no other scenario uses.
+fn id() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "berth-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `ctr run --rm --runc-binary RUNTIME FLAGS --rootfs ROOTFS ID COMMAND`.
+fn run(c: &Containerd, runtime: Runtime, flags: &[&str], command: &[&str]) -> Said {
+    let binary = runtime.path();
+    let rootfs = c.rootfs.display().to_string();
+    let id = id();
+    let mut args = vec![
+        "run",
+        "--rm",
+        "--runc-binary",
+        &binary,
+        "--env",
+        "PATH=/bin",
+    ];
+    args.extend(flags);
+    args.extend(["--rootfs", &rootfs, &id]);
+    args.extend(command);
+    c.ctr(&args)
+}
+
+fn both(flags: &[&str], command: &[&str]) -> Result<Said, String> {
+    let c = crate::containerd()?;
+    let runc = run(c, Runtime::Runc, flags, command);
+    let ours = run(c, Runtime::Ours, flags, command);
+    if runc != ours {
+        return Err(format!(
+            "ctr run {flags:?} {command:?}: runc and the rung differ\n--- runc ({:?}):\n{}\n--- rung ({:?}):\n{}",
+            runc.code, runc.out, ours.code, ours.out
+        ));
+    }
+    Ok(ours)
+}
+
+fn expect(s: &Said, ok: bool, what: &str) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{what}; got {:?}: {}", s.code, s.out))
+    }
+}
+
+fn echo() -> Result<(), String> {
+    let s = both(&[], &["echo", "hello"])?;
+    expect(
+        &s,
+        s.out == "hello\n" && s.code == Some(0),
+        "echo prints hello",
+    )
+}
+
+fn exit_code() -> Result<(), String> {
+    let s = both(&[], &["sh", "-c", "exit 3"])?;
+    expect(&s, s.code == Some(3), "the program's exit status is ctr's")
+}
+
+fn env_and_cwd() -> Result<(), String> {
+    let s = both(
+        &["--env", "GREETING=hello there", "--cwd", "/etc"],
+        &["sh", "-c", "echo \"$GREETING\"; pwd"],
+    )?;
+    expect(
+        &s,
+        s.out == "hello there\n/etc\n",
+        "the variable and the working directory",
+    )
+}
+
+fn capabilities() -> Result<(), String> {
+    let s = both(
+        &["--cap-drop", "CAP_NET_RAW", "--cap-add", "CAP_SYS_TIME"],
+        &["grep", "CapEff", "/proc/self/status"],
+    )?;
+    // containerd's default set (0xa80425fb) without CAP_NET_RAW (bit 13),
+    // with CAP_SYS_TIME (bit 25).
+    expect(
+        &s,
+        s.out == "CapEff:\t00000000aa0405fb\n",
+        "the default set, changed",
+    )
+}
+
+fn seccomp() -> Result<(), String> {
+    let s = both(&["--seccomp"], &["grep", "Seccomp:", "/proc/self/status"])?;
+    expect(&s, s.out == "Seccomp:\t2\n", "containerd's default profile")
+}
+
+/// `ctr run -d`, `task exec`, `task kill --signal`, then the task stops by
+/// the trap and is deleted.
+fn life(c: &Containerd, runtime: Runtime) -> Result<String, String> {
+    let binary = runtime.path();
+    let rootfs = c.rootfs.display().to_string();
+    let id = id();
+    let script = "trap 'exit 7' USR1; while :; do sleep 0.1; done";
+    let mut transcript = String::new();
+    let mut step = |args: &[&str]| {
+        let s = c.ctr(args);
+        // ctr's own log lines carry a time and the task's ID.
+        let out: String = s
+            .out
+            .lines()
+            .filter(|l| !l.starts_with("time="))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        transcript += &format!("$ {} → {:?}\n{out}", args[..2].join(" "), s.code);
+        s
+    };
+    step(&[
+        "run",
+        "-d",
+        "--runc-binary",
+        &binary,
+        "--env",
+        "PATH=/bin",
+        "--rootfs",
+        &rootfs,
+        &id,
+        "sh",
+        "-c",
+        script,
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    step(&["task", "exec", "--exec-id", "e1", &id, "echo", "inside"]);
+    step(&["task", "kill", "--signal", "SIGUSR1", &id]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stopped = false;
+    while !stopped && Instant::now() < deadline {
+        let tasks = c.ctr(&["task", "ls"]).out;
+        stopped = tasks
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("STOPPED"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    step(&["task", "delete", &id]);
+    step(&["container", "delete", &id]);
+    transcript += &format!("stopped by the signal: {stopped}\n");
+    Ok(transcript)
+}
+
+fn detached_exec_signal() -> Result<(), String> {
+    let c = crate::containerd()?;
+    let runc = life(c, Runtime::Runc)?;
+    let ours = life(c, Runtime::Ours)?;
+    if runc != ours {
+        return Err(format!(
+            "runc and the rung differ\n--- runc:\n{runc}--- rung:\n{ours}"
+        ));
+    }
+    let wanted = ["inside\n", "stopped by the signal: true\n"];
+    match wanted.iter().find(|w| !ours.contains(**w)) {
+        None => Ok(()),
+        Some(w) => Err(format!("expected {w:?} in the transcript:\n{ours}")),
+    }
+}
+
+/// The scenarios, by test name.
+pub const SCENARIOS: &[(&str, fn() -> Result<(), String>)] = &[
+    ("containerd_echo_as_with_runc", echo),
+    ("containerd_exit_code_as_with_runc", exit_code),
+    ("containerd_env_and_cwd_as_with_runc", env_and_cwd),
+    ("containerd_capabilities_as_with_runc", capabilities),
+    ("containerd_seccomp_default_as_with_runc", seccomp),
+    (
+        "containerd_detached_exec_signal_as_with_runc",
+        detached_exec_signal,
+    ),
+];
