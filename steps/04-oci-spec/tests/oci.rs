@@ -920,11 +920,9 @@ fn leaky_cwd() -> Outcome {
     let rt = Runtime::new(OURS, "leak-exec");
     let dir = bundle("leak-exec", &["sleep", "30"], |_| {});
     let started = rt.run(&["run", "--detach", "--bundle", dir.to_str().unwrap(), "l1"]);
-    let script = format!(
-        "exec 7</etc; \"$0\" --root \"$1\" exec --cwd /proc/self/fd/7 l1 cat hostname 2>&1; echo \"status $?\""
-    );
+    let script = "exec 7</etc; \"$0\" --root \"$1\" exec --cwd /proc/self/fd/7 l1 cat hostname 2>&1; echo \"status $?\"";
     let out = Command::new("sh")
-        .args(["-c", &script, OURS])
+        .args(["-c", script, OURS])
         .arg(&rt.root)
         .output()
         .unwrap();

@@ -246,8 +246,11 @@ fn detached_exec_signal() -> Result<(), String> {
     }
 }
 
+/// A scenario: it passes, or says why not.
+pub type Scenario = fn() -> Result<(), String>;
+
 /// The scenarios, by test name.
-pub const SCENARIOS: &[(&str, fn() -> Result<(), String>)] = &[
+pub const SCENARIOS: &[(&str, Scenario)] = &[
     ("containerd_echo_as_with_runc", echo),
     ("containerd_exit_code_as_with_runc", exit_code),
     ("containerd_env_and_cwd_as_with_runc", env_and_cwd),
