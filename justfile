@@ -72,6 +72,11 @@ vm-check:
 demo:
     just step 05
 
+# Podman, with state of its own, driving rung NN as its runtime: `just podman 04 run --rm busybox echo hi`
+[no-exit-message]
+podman NN *ARGS:
+    @scripts/podman-on "$@"
+
 # A registry of your own on 127.0.0.1:5000 with the kit's test images (Ctrl-C stops it)
 registry *ARGS:
     cargo run --quiet -p step-05 --example registry -- "$@"

@@ -487,13 +487,13 @@ fn features() -> serde_json::Value {
             "capabilities": capabilities,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
             "seccomp": oci::seccomp::features(),
-            "apparmor": {"enabled": false},
+            "apparmor": {"enabled": true},
             "selinux": {"enabled": false}
         },
         "annotations": {
             "org.opencontainers.runc.version": "none (berth step-04)",
             // Not in the features schema, so said here: what create refuses.
-            "org.berth.unsupported": "linux.intelRdt, process.apparmorProfile, process.selinuxLabel, user namespaces (rung 06)"
+            "org.berth.unsupported": "linux.intelRdt, process.selinuxLabel, linux.mountLabel, user namespaces (rung 06)"
         }
     })
 }

@@ -385,7 +385,22 @@ fn unsupported() -> Outcome {
         "userns",
         |c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]),
         "user namespaces",
-    )
+    )?;
+    refused(
+        "mountlabel",
+        |c| c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0"),
+        "linux.mountLabel (SELinux)",
+    )?;
+    // An AppArmor profile is applied where the host has AppArmor; where it
+    // has none (this host), refused rather than ignored, as runc does.
+    if !Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        refused(
+            "apparmor",
+            |c| c["process"]["apparmorProfile"] = json!("docker-default"),
+            "AppArmor is not enabled on this host",
+        )?;
+    }
+    Ok(())
 }
 
 /// A hook that appends "KIND STATUS" (the status from the state on its
