@@ -486,17 +486,15 @@ impl Container {
             // runs, or with the error that kept it from running.
             let mut started = wait_for_start(&fifo)?;
             drop(fifo);
-            for stage in &mut self.stages {
-                if let Err(error) = stage.after_start() {
-                    let _ = started.write_all(error.to_string().as_bytes());
-                    return Err(error);
-                }
-            }
-            for stage in &mut self.stages {
-                if let Err(error) = stage.at_exec() {
-                    let _ = started.write_all(error.to_string().as_bytes());
-                    return Err(error);
-                }
+            // Every stage's after_start, then every stage's at_exec.
+            let last = self
+                .stages
+                .iter_mut()
+                .try_for_each(|s| s.after_start())
+                .and_then(|()| self.stages.iter_mut().try_for_each(|s| s.at_exec()));
+            if let Err(error) = last {
+                let _ = started.write_all(error.to_string().as_bytes());
+                return Err(error);
             }
             let errno = argv.exec();
             let _ = write!(started, "exec {}: {}", self.program(), errno.desc());
@@ -598,7 +596,7 @@ impl Container {
     }
 }
 
-// ANCHOR: close_on_exec
+// ANCHOR: close_from
 /// Close every descriptor from `first` up but those in `keep`, so the
 /// program inherits only its standard streams (and the ones
 /// `--preserve-fds` asks for). A runtime holds descriptors the container
@@ -627,6 +625,8 @@ fn close_from(first: u32, keep: &[RawFd]) -> Result<()> {
     }
     Ok(())
 }
+
+// ANCHOR_END: close_from
 
 /// The command's `argv`, as the pointer array `execvp(3)` takes, made in
 /// advance: once the seccomp filter is loaded, the exec must not need a
@@ -657,7 +657,6 @@ impl<'a> Argv<'a> {
         Errno::last()
     }
 }
-// ANCHOR_END: close_on_exec
 
 /// Go back to the runtime's own namespaces (see
 /// [`Container::enter_for_children`]).

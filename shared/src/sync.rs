@@ -88,7 +88,7 @@ impl Channel {
     /// Send one message.
     pub fn send(&self, message: &Message) -> Result<()> {
         loop {
-            match send(self.fd(), &message.encode(), MsgFlags::MSG_NOSIGNAL) {
+            match send(self.raw_fd(), &message.encode(), MsgFlags::MSG_NOSIGNAL) {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(Error::sys("writing to the set-up channel", e)),
                 Ok(_) => return Ok(()),
@@ -101,17 +101,13 @@ impl Channel {
     pub fn recv(&self) -> Result<Option<Message>> {
         let mut buf = [0u8; 4096];
         loop {
-            match recv(self.fd(), &mut buf, MsgFlags::empty()) {
+            match recv(self.raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(Error::sys("reading the set-up channel", e)),
                 Ok(0) => return Ok(None),
                 Ok(n) => return Message::decode(&buf[..n]).map(Some),
             }
         }
-    }
-
-    fn fd(&self) -> std::os::fd::RawFd {
-        self.raw_fd()
     }
 
     /// The descriptor number, for the list of descriptors a process must

@@ -496,15 +496,7 @@ fn mount_one(root: &Root, m: &Mount, cgroupns: bool) -> Result<()> {
             .map_err(|e| Error::Invalid(format!("{what}: tmpcopyup: {e}")))?;
     }
     if bind && !rest.is_empty() {
-        // A bind mount takes its flags only on a remount.
-        mount(
-            None::<&str>,
-            target.as_str(),
-            None::<&str>,
-            rest | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
-            None::<&str>,
-        )
-        .map_err(|e| Error::sys(format!("{what} ({options:?})"), e))?;
+        remount_bind(&mounted, rest).map_err(|e| Error::sys(format!("{what} ({options:?})"), e))?;
     }
     if recursive != (0, 0) {
         set_recursive(&mounted, recursive)
@@ -690,8 +682,7 @@ fn own_cgroup<'a>(own: &'a str, fstype: &str, data: &[&str]) -> Option<&'a str> 
 }
 
 /// Bind `source` on the place `at` (the mount point `path` under `root`),
-/// then remount it with `flags` (`ro`, `nosuid`, …), which a bind mount
-/// takes only on a remount.
+/// then give it `flags` (`ro`, `nosuid`, …).
 fn bind_with_flags(
     source: &Path,
     at: &OwnedFd,
@@ -706,10 +697,16 @@ fn bind_with_flags(
         MsFlags::MS_BIND,
         None::<&str>,
     )?;
-    let mounted = root.resolve(path)?;
+    remount_bind(&root.resolve(path)?, flags)
+}
+// ANCHOR_END: cgroup_v1
+
+/// Give the bind mount `mounted` (a descriptor of its root) its `flags`:
+/// a bind mount takes them only on a remount.
+fn remount_bind(mounted: &OwnedFd, flags: MsFlags) -> nix::Result<()> {
     mount(
         None::<&str>,
-        proc_path(&mounted).as_str(),
+        proc_path(mounted).as_str(),
         None::<&str>,
         flags | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
         None::<&str>,

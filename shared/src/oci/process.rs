@@ -199,11 +199,15 @@ impl Stage for ProcessSetup {
         // capset, not the write to the start FIFO.
         filter.load()?;
         // Except this one case. Without no_new_privs, loading a filter
-        // takes CAP_SYS_ADMIN, kept until now: give it up, in one capset(2)
-        // (which the filter must then allow, as every profile engines ship
-        // does; runc needs a dozen more calls through its filter here).
+        // takes CAP_SYS_ADMIN, kept until now: give it up (with capget and
+        // capset, which the filter must then allow, as every profile
+        // engines ship does; runc makes a dozen more calls through its
+        // filter here).
         if let (Some(caps), Some(_)) = (&self.capabilities, self.admin_to_load_filter()) {
-            capset(&caps.effective, &caps.permitted, &caps.inheritable)?;
+            caps::set(None, CapSet::Effective, &caps.effective)
+                .map_err(|e| cap_error("effective (after loading the seccomp filter)", e))?;
+            caps::set(None, CapSet::Permitted, &caps.permitted)
+                .map_err(|e| cap_error("permitted (after loading the seccomp filter)", e))?;
         }
         Ok(())
     }
@@ -253,57 +257,6 @@ fn enter_cwd(cwd: &std::path::Path) -> Result<()> {
     nix::unistd::fchdir(&dir).map_err(|e| Error::sys(&what, e))
 }
 // ANCHOR_END: cwd
-
-/// One capset(2) for the effective, permitted and inheritable sets (the
-/// caps crate sets one at a time, reading the others back each time).
-fn capset(
-    effective: &CapsHashSet,
-    permitted: &CapsHashSet,
-    inheritable: &CapsHashSet,
-) -> Result<()> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mask = |set: &CapsHashSet| set.iter().fold(0u64, |m, c| m | c.bitmask());
-    let (e, p, i) = (mask(effective), mask(permitted), mask(inheritable));
-    // Version 3: 64 capability bits, as two 32-bit halves, low half first.
-    let header = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let data = [
-        Data {
-            effective: e as u32,
-            permitted: p as u32,
-            inheritable: i as u32,
-        },
-        Data {
-            effective: (e >> 32) as u32,
-            permitted: (p >> 32) as u32,
-            inheritable: (i >> 32) as u32,
-        },
-    ];
-    // SAFETY: both pointers are to live, properly laid out structures of
-    // the sizes version 3 of the call expects.
-    let done = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
-    if done == 0 {
-        Ok(())
-    } else {
-        Err(Error::sys(
-            "capset, after loading the seccomp filter (it must allow capset without no_new_privs)",
-            nix::errno::Errno::last(),
-        ))
-    }
-}
 
 /// Whether this kernel has AppArmor switched on.
 fn apparmor_enabled() -> bool {

@@ -449,9 +449,9 @@ fn strict() -> Outcome {
         "echo under a strict profile",
     )?;
     // Without no_new_privs, the filter needs CAP_SYS_ADMIN to load, which
-    // the container does not keep: one capset after it gives that up.
+    // the container does not keep: capget and capset after it give that up.
     let mut with_capset = ECHO_NEEDS.to_vec();
-    with_capset.push("capset");
+    with_capset.extend(["capget", "capset"]);
     let no_nnp = |c: &mut Value| {
         c["process"]["noNewPrivileges"] = json!(false);
         c["linux"]["seccomp"] = strict_profile(&with_capset);
