@@ -58,16 +58,7 @@ impl Runtime {
 
     /// A fresh, empty file beside the state root, removed when dropped.
     fn scratch(&self, what: &str) -> fs::File {
-        let path = self.root.with_extension(what);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let _ = fs::remove_file(&path);
-        file
+        scratch(&self.root.with_extension(what))
     }
 
     /// `state ID`'s JSON, or `None` if the runtime does not know the ID.
@@ -144,6 +135,19 @@ pub fn run_in(
     let out = rt.run(&["run", "--bundle", dir.to_str().unwrap(), "r1"]);
     let _ = fs::remove_dir_all(&dir);
     (text(&out), out.status.code())
+}
+
+/// A fresh, empty file at `path`, already unlinked: it goes when closed.
+pub fn scratch(path: &Path) -> fs::File {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let _ = fs::remove_file(path);
+    file
 }
 
 pub fn read_all(mut file: fs::File) -> Vec<u8> {

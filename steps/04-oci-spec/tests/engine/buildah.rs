@@ -4,7 +4,7 @@
 use std::fs;
 use std::process::Command;
 
-use super::{said, Podman, Runtime, Said};
+use super::{expect_all, said, same, Podman, Runtime, Said};
 
 pub struct Buildah<'a> {
     podman: &'a Podman,
@@ -107,16 +107,13 @@ impl<'a> Buildah<'a> {
 }
 
 pub fn run_and_build(b: &Buildah) -> Result<(), String> {
-    let runc = b.transcript(Runtime::Runc)?;
-    let ours = b.transcript(Runtime::Ours)?;
-    if runc != ours {
-        return Err(format!(
-            "runc and the rung differ\n--- runc:\n{runc}--- rung:\n{ours}"
-        ));
-    }
-    let wanted = ["run → Some(0)\nhi\n0\n", "bud → Some(0)\n", "\nbuilt"];
-    match wanted.iter().find(|w| !ours.contains(**w)) {
-        None => Ok(()),
-        Some(w) => Err(format!("expected {w:?} in:\n{ours}")),
-    }
+    let ours = same(
+        "buildah run and bud",
+        b.transcript(Runtime::Runc)?,
+        b.transcript(Runtime::Ours)?,
+    )?;
+    expect_all(
+        &ours,
+        &["run → Some(0)\nhi\n0\n", "bud → Some(0)\n", "\nbuilt"],
+    )
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{said, Podman, Runtime};
+use super::{said, same, Podman, Runtime};
 use crate::common::{self, text};
 
 /// A copy of `config` in a bundle directory of its own, changed only where
@@ -74,13 +74,9 @@ fn same_under_both(source: &str, config: &Value, root: &Path) -> Result<(), Stri
         .filter(|l| !l.starts_with("warning: "))
         .map(|l| format!("{l}\n"))
         .collect();
-    if runc != ours_quiet {
-        return Err(format!(
-            "{source}: runc and the rung differ\n--- runc:\n{runc}--- rung:\n{ours}"
-        ));
-    }
+    let ours = same(source, runc, ours_quiet)?;
     let wanted = "run → Some(0)\nok\n0\nmounts\ncreate → Some(0) created\nstart → Some(0) running\nkill → Some(0) stopped\ndelete → Some(0) gone\n";
-    if ours_quiet != wanted {
+    if ours != wanted {
         return Err(format!("{source}: expected\n{wanted}got\n{ours}"));
     }
     Ok(())

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{said, Docker, Podman, Runtime, Said};
+use super::{expect, expect_all, said, same, Docker, Podman, Runtime, Said};
 
 /// An engine with Docker's command line.
 pub trait Cli: Sync {
@@ -72,28 +72,11 @@ fn run(e: &impl Cli, runtime: Runtime, flags: &[&str], command: &[&str]) -> Said
 
 /// The scenario under runc and under the rung: they must say the same.
 fn both(e: &impl Cli, flags: &[&str], command: &[&str]) -> Result<Said, String> {
-    let runc = run(e, Runtime::Runc, flags, command);
-    let ours = run(e, Runtime::Ours, flags, command);
-    if runc != ours {
-        return Err(format!(
-            "{} run {flags:?} {command:?}: runc and the rung differ\n--- runc ({:?}):\n{}\n--- rung ({:?}):\n{}",
-            e.engine(),
-            runc.code,
-            runc.out,
-            ours.code,
-            ours.out
-        ));
-    }
-    Ok(ours)
-}
-
-/// What a user expects of the answer both runtimes gave.
-fn expect(said: &Said, ok: bool, what: &str) -> Result<(), String> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{what}; got {:?}: {}", said.code, said.out))
-    }
+    same(
+        &format!("{} run {flags:?} {command:?}", e.engine()),
+        run(e, Runtime::Runc, flags, command),
+        run(e, Runtime::Ours, flags, command),
+    )
 }
 
 pub fn echo(e: &impl Cli) -> Result<(), String> {
@@ -305,22 +288,14 @@ fn life(e: &impl Cli, runtime: Runtime) -> String {
 }
 
 pub fn detached_exec_signal_stop_rm(e: &impl Cli) -> Result<(), String> {
-    let runc = life(e, Runtime::Runc);
-    let ours = life(e, Runtime::Ours);
-    if runc != ours {
-        return Err(format!(
-            "{}: runc and the rung differ\n--- runc:\n{runc}--- rung:\n{ours}",
-            e.engine()
-        ));
-    }
-    let wanted = [
-        "inside\n",
-        "$ wait → Some(0)\n7\n",
-        "got USR1\n",
-        "$ stop → Some(0)\n",
-    ];
-    match wanted.iter().find(|w| !ours.contains(**w)) {
-        None => Ok(()),
-        Some(w) => Err(format!("expected {w:?} in the transcript:\n{ours}")),
-    }
+    let ours = same(e.engine(), life(e, Runtime::Runc), life(e, Runtime::Ours))?;
+    expect_all(
+        &ours,
+        &[
+            "inside\n",
+            "$ wait → Some(0)\n7\n",
+            "got USR1\n",
+            "$ stop → Some(0)\n",
+        ],
+    )
 }

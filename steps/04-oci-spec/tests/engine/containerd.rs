@@ -6,14 +6,14 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use berth::rootfs::busybox;
 
-use super::{remove_state, said, state_dir, stop_daemon, wait_for, Runtime, Said};
+use super::{expect, expect_all, remove_state, said, same, start_daemon, state_dir, Runtime, Said};
 
 pub struct Containerd {
     dir: PathBuf,
@@ -37,30 +37,17 @@ impl Containerd {
         )
         .unwrap();
         let rootfs = dir.join("rootfs");
-        let image = busybox::image().map_err(|e| e.to_string())?;
-        let copied = Command::new("cp")
-            .arg("-a")
-            .arg(&image)
-            .arg(&rootfs)
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !copied.success() {
-            return Err("copying the busybox image failed".into());
-        }
-        let log = dir.join("containerd.log");
-        let mut daemon = Command::new("containerd")
-            .arg("--config")
-            .arg(dir.join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&log).unwrap())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .map_err(|e| format!("containerd: {e}"))?;
-        if let Err(e) = wait_for(&socket, &mut daemon, &log) {
-            stop_daemon(&mut daemon);
+        if let Err(e) = copy_image(&rootfs) {
             remove_state(&dir);
             return Err(e);
         }
+        let daemon = start_daemon(
+            Command::new("containerd")
+                .arg("--config")
+                .arg(dir.join("config.toml")),
+            &dir,
+            &socket,
+        )?;
         Ok(Containerd {
             dir,
             rootfs,
@@ -78,8 +65,22 @@ impl Containerd {
     }
 
     pub fn stop(&self) {
-        stop_daemon(&mut self.daemon.lock().unwrap());
+        super::stop_daemon(&mut self.daemon.lock().unwrap());
         remove_state(&self.dir);
+    }
+}
+
+/// A copy of the busybox test image at `rootfs`, for `--rootfs`.
+fn copy_image(rootfs: &std::path::Path) -> Result<(), String> {
+    let image = busybox::image().map_err(|e| e.to_string())?;
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(&image)
+        .arg(rootfs)
+        .status();
+    match copied {
+        Ok(status) if status.success() => Ok(()),
+        other => Err(format!("copying the busybox image: {other:?}")),
     }
 }
 
@@ -114,23 +115,11 @@ fn run(c: &Containerd, runtime: Runtime, flags: &[&str], command: &[&str]) -> Sa
 
 fn both(flags: &[&str], command: &[&str]) -> Result<Said, String> {
     let c = crate::containerd()?;
-    let runc = run(c, Runtime::Runc, flags, command);
-    let ours = run(c, Runtime::Ours, flags, command);
-    if runc != ours {
-        return Err(format!(
-            "ctr run {flags:?} {command:?}: runc and the rung differ\n--- runc ({:?}):\n{}\n--- rung ({:?}):\n{}",
-            runc.code, runc.out, ours.code, ours.out
-        ));
-    }
-    Ok(ours)
-}
-
-fn expect(s: &Said, ok: bool, what: &str) -> Result<(), String> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{what}; got {:?}: {}", s.code, s.out))
-    }
+    same(
+        &format!("ctr run {flags:?} {command:?}"),
+        run(c, Runtime::Runc, flags, command),
+        run(c, Runtime::Ours, flags, command),
+    )
 }
 
 fn echo() -> Result<(), String> {
@@ -232,18 +221,12 @@ fn life(c: &Containerd, runtime: Runtime) -> Result<String, String> {
 
 fn detached_exec_signal() -> Result<(), String> {
     let c = crate::containerd()?;
-    let runc = life(c, Runtime::Runc)?;
-    let ours = life(c, Runtime::Ours)?;
-    if runc != ours {
-        return Err(format!(
-            "runc and the rung differ\n--- runc:\n{runc}--- rung:\n{ours}"
-        ));
-    }
-    let wanted = ["inside\n", "stopped by the signal: true\n"];
-    match wanted.iter().find(|w| !ours.contains(**w)) {
-        None => Ok(()),
-        Some(w) => Err(format!("expected {w:?} in the transcript:\n{ours}")),
-    }
+    let ours = same(
+        "ctr run -d",
+        life(c, Runtime::Runc)?,
+        life(c, Runtime::Ours)?,
+    )?;
+    expect_all(&ours, &["inside\n", "stopped by the signal: true\n"])
 }
 
 /// A scenario: it passes, or says why not.

@@ -48,6 +48,41 @@ pub struct Said {
     pub code: Option<i32>,
 }
 
+impl std::fmt::Display for Said {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "({:?}):\n{}", self.code, self.out)
+    }
+}
+
+/// `what` under runc and under the rung must give the same answer:
+/// the rung's, if it does.
+pub fn same<T: PartialEq + std::fmt::Display>(what: &str, runc: T, ours: T) -> Result<T, String> {
+    if runc == ours {
+        Ok(ours)
+    } else {
+        Err(format!(
+            "{what}: runc and the rung differ\n--- runc:\n{runc}\n--- rung:\n{ours}"
+        ))
+    }
+}
+
+/// What a user expects of an answer both runtimes gave.
+pub fn expect(said: &Said, ok: bool, what: &str) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{what}; got {said}"))
+    }
+}
+
+/// Every one of `wanted` in a transcript both runtimes gave.
+pub fn expect_all(transcript: &str, wanted: &[&str]) -> Result<(), String> {
+    match wanted.iter().find(|w| !transcript.contains(**w)) {
+        None => Ok(()),
+        Some(w) => Err(format!("expected {w:?} in:\n{transcript}")),
+    }
+}
+
 /// Run `command`, with a time limit: an engine that hangs fails the test
 /// instead of hanging it. Its output goes to files, not pipes: what an
 /// engine leaves running (conmon, a shim) may hold a pipe open long after
@@ -73,25 +108,17 @@ pub fn said(command: &mut Command) -> Said {
     }
 }
 
-/// An unnamed temporary file.
+/// An unnamed temporary file, for one command's output.
 fn scratch() -> fs::File {
-    let path = std::env::temp_dir().join(format!(
-        "berth-engine-out-{}-{:?}-{}",
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    common::scratch(&std::env::temp_dir().join(format!(
+        "berth-engine-out-{}-{:?}-{nanos}",
         std::process::id(),
         std::thread::current().id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let file = fs::OpenOptions::new()
-        .create_new(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
-    let _ = fs::remove_file(&path);
-    file
+    )))
 }
 
 /// Where `program` is on `PATH`.
@@ -132,6 +159,16 @@ pub fn image_tarball(dir: &Path) -> Result<PathBuf, String> {
     Ok(tarball)
 }
 
+/// `ENGINE import` of the busybox test image, as `name`.
+fn import(mut engine: Command, dir: &Path, name: &str) -> Result<(), String> {
+    let tarball = image_tarball(dir)?;
+    let imported = said(engine.arg("import").arg(&tarball).arg(name));
+    match imported.code {
+        Some(0) => Ok(()),
+        _ => Err(format!("{engine:?}: {}", imported.out)),
+    }
+}
+
 /// A file on the host for the read-only volume scenario.
 pub fn volume(dir: &Path) -> PathBuf {
     let volume = dir.join("volume");
@@ -140,9 +177,27 @@ pub fn volume(dir: &Path) -> PathBuf {
     volume
 }
 
+/// Start a daemon with its log in `dir`, and wait until it listens on
+/// `socket`; if it does not, stop it and remove `dir`.
+pub fn start_daemon(command: &mut Command, dir: &Path, socket: &Path) -> Result<Child, String> {
+    let log = dir.join("daemon.log");
+    let mut daemon = command
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .map_err(|e| format!("{command:?}: {e}"))?;
+    if let Err(e) = wait_for(socket, &mut daemon, &log) {
+        stop_daemon(&mut daemon);
+        remove_state(dir);
+        return Err(e);
+    }
+    Ok(daemon)
+}
+
 /// Wait until `path` exists (a daemon's socket), or fail with the tail of
 /// its log.
-pub fn wait_for(path: &Path, daemon: &mut Child, log: &Path) -> Result<(), String> {
+fn wait_for(path: &Path, daemon: &mut Child, log: &Path) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !path.exists() {
         if let Ok(Some(status)) = daemon.try_wait() {
@@ -272,15 +327,14 @@ impl Podman {
             dir,
             cgroups: CgroupParents::note("libpod_parent"),
         };
-        let tarball = image_tarball(&podman.dir)?;
-        let imported = said(podman.command(Runtime::Runc).args([
-            "import",
-            &tarball.display().to_string(),
+        // Whatever fails from here on, nothing of the engine's is left.
+        if let Err(e) = import(
+            podman.command(Runtime::Runc),
+            &podman.dir,
             "localhost/busybox:test",
-        ]));
-        if imported.code != Some(0) {
+        ) {
             podman.stop();
-            return Err(format!("podman import: {}", imported.out));
+            return Err(e);
         }
         Ok(podman)
     }
@@ -342,36 +396,22 @@ impl Docker {
         });
         fs::write(dir.join("daemon.json"), config.to_string()).unwrap();
         let cgroups = CgroupParents::note("docker");
-        let log = dir.join("dockerd.log");
-        let mut daemon = Command::new("dockerd")
-            .arg("--config-file")
-            .arg(dir.join("daemon.json"))
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&log).unwrap())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .map_err(|e| format!("dockerd: {e}"))?;
-        if let Err(e) = wait_for(&socket, &mut daemon, &log) {
-            stop_daemon(&mut daemon);
-            remove_state(&dir);
-            return Err(e);
-        }
+        let daemon = start_daemon(
+            Command::new("dockerd")
+                .arg("--config-file")
+                .arg(dir.join("daemon.json")),
+            &dir,
+            &socket,
+        )?;
         let docker = Docker {
             volume: volume(&dir),
             dir: dir.clone(),
             daemon: std::sync::Mutex::new(daemon),
             cgroups,
         };
-        let tarball = image_tarball(&dir)?;
-        let imported =
-            said(
-                docker
-                    .command()
-                    .args(["import", &tarball.display().to_string(), "busybox:test"]),
-            );
-        if imported.code != Some(0) {
+        if let Err(e) = import(docker.command(), &dir, "busybox:test") {
             docker.stop();
-            return Err(format!("docker import: {}", imported.out));
+            return Err(e);
         }
         Ok(docker)
     }
