@@ -178,10 +178,13 @@ pub fn container(
     }
     // With no mount namespace listed, the container shares the runtime's
     // (the specification: an unlisted namespace is inherited), and so its
-    // root and mounts: there is nothing to set up, and nothing may be
-    // mounted, or it would be mounted on the host (runc does the same).
+    // root. Whatever BundleRoot would do there, it would do to the host:
+    // such a bundle may not ask for any of it. (runc 1.1 mounts the
+    // bundle's mounts in the host's mount namespace, and leaves them.)
     if namespaces.contains(&Namespace::Mount) {
         container = container.stage(BundleRoot::new(spec, &bundle.rootfs).no_pivot(no_pivot));
+    } else {
+        refuse_without_mount_namespace(spec)?;
     }
     // The terminal once the container's own /dev/pts is in place.
     if let Some(console) = console {
@@ -227,6 +230,32 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: unsupported
+
+/// What a bundle without a mount namespace may not list: mounts, paths to
+/// mask or make read-only, sysctls (written through the container's own
+/// `/proc`). Each would change the host.
+fn refuse_without_mount_namespace(spec: &Spec) -> Result<()> {
+    let linux = spec.linux().clone().unwrap_or_default();
+    let listed = |l: &Option<Vec<String>>| l.as_ref().is_some_and(|l| !l.is_empty());
+    let asks = [
+        (
+            "mounts",
+            spec.mounts().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        ("linux.maskedPaths", listed(linux.masked_paths())),
+        ("linux.readonlyPaths", listed(linux.readonly_paths())),
+        (
+            "linux.sysctl",
+            linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()),
+        ),
+    ];
+    match asks.iter().find(|(_, asked)| *asked) {
+        Some((field, _)) => Err(Error::Invalid(format!(
+            "{field} needs a mount namespace of the container's own: without one (linux.namespaces has no \"mount\") it would change the host's"
+        ))),
+        None => Ok(()),
+    }
+}
 
 /// `process.terminal` and `--console-socket` go together: a terminal's
 /// master must go somewhere, and a socket with nothing to receive is a

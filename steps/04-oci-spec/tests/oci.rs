@@ -149,6 +149,16 @@ fn main() {
             unknown_fields,
         ),
         test(
+            "without_a_mount_namespace_the_runtimes_own_is_shared_and_nothing_mounted",
+            Needs::Root,
+            no_mount_namespace,
+        ),
+        test(
+            "a_hostname_is_set_in_a_joined_uts_namespace_as_with_runc",
+            Needs::RootAnd("runc"),
+            hostname_in_joined_uts,
+        ),
+        test(
             "the_domainname_is_set_in_the_container",
             Needs::Root,
             domainname,
@@ -1156,6 +1166,91 @@ fn unknown_fields() -> Outcome {
         (out.as_str(), code),
         ("ran\n", Some(0)),
         "a config.json with unknown fields",
+    )
+}
+
+/// `runc spec`'s namespaces without `mount`: the container shares the
+/// runtime's mount namespace (an unlisted namespace is inherited), and a
+/// bundle that would then mount, mask or make read-only on the host is
+/// refused. Not compared with runc on purpose: runc 1.1 makes such a
+/// bundle's mounts in the host's mount namespace and leaves them there
+/// (the image's /proc, /dev, /sys stay mounted after the container).
+fn no_mount_namespace() -> Outcome {
+    let no_mount = |c: &mut Value| {
+        let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|ns| ns["type"] != "mount");
+    };
+    let bare = |c: &mut Value| {
+        no_mount(c);
+        c["mounts"] = json!([]);
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    };
+    let host = format!("mnt:[{}]", berth::testing::host_namespace("mnt"));
+    let args = ["readlink", "/proc/self/ns/mnt"];
+    let ours = run_in(OURS, "nomnt", &args, bare);
+    check_eq(
+        ours,
+        (format!("{host}\n"), Some(0)),
+        "the runtime's mount namespace",
+    )?;
+    let before = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let (said, status) = run_in(OURS, "nomnt-mounts", &args, no_mount);
+    let after = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    check(
+        status != Some(0) && said.contains("mounts needs a mount namespace"),
+        || format!("mounts without a mount namespace must be refused: {status:?} {said}"),
+    )?;
+    check(before.lines().count() == after.lines().count(), || {
+        "the host's mount table changed".into()
+    })
+}
+
+/// A hostname in a UTS namespace joined by path is set in that namespace,
+/// where the container that owns it sees it.
+fn joined_uts_hostname(program: &str) -> std::result::Result<String, String> {
+    let rt = Runtime::new(program, "uts");
+    let owner = bundle(
+        &format!("uts-owner-{}", name(program)),
+        &["sleep", "30"],
+        |_| {},
+    );
+    let started = rt.run(&["run", "--detach", "--bundle", owner.to_str().unwrap(), "u1"]);
+    let pid = rt
+        .state("u1")
+        .map(|s| s["pid"].as_i64().unwrap_or(0))
+        .unwrap_or(0);
+    let joiner = bundle(
+        &format!("uts-joiner-{}", name(program)),
+        &["hostname"],
+        |c| {
+            join(c, "uts", &format!("/proc/{pid}/ns/uts"));
+            c["hostname"] = json!("joined");
+        },
+    );
+    let joined = rt.run(&["run", "--bundle", joiner.to_str().unwrap(), "u2"]);
+    let seen = rt.run(&["exec", "u1", "hostname"]);
+    rt.run(&["delete", "--force", "u1"]);
+    let _ = fs::remove_dir_all(&owner);
+    let _ = fs::remove_dir_all(&joiner);
+    if !started.status.success() {
+        return Err(format!("{program} run --detach: {}", text(&started)));
+    }
+    Ok(format!("joiner: {}owner: {}", text(&joined), text(&seen)))
+}
+
+fn hostname_in_joined_uts() -> Outcome {
+    let ours = joined_uts_hostname(OURS)?;
+    let runc = joined_uts_hostname("runc")?;
+    check_eq(
+        &ours,
+        &runc,
+        "a hostname in a joined UTS namespace, ours against runc's",
+    )?;
+    check_eq(
+        ours.as_str(),
+        "joiner: joined\nowner: joined\n",
+        "both see the new hostname",
     )
 }
 
