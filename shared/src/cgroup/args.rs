@@ -77,7 +77,7 @@ impl CgroupArgs {
             cpu: self.cpus.map(CpuQuota::from_cpus),
             cpu_weight: self.cpu_weight,
             io,
-            devices: Vec::new(),
+            ..Limits::default()
         }
     }
 }

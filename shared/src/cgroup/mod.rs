@@ -26,6 +26,7 @@
 
 pub mod args;
 pub mod devices;
+pub mod tuning;
 pub mod v1;
 pub mod v2;
 
@@ -58,6 +59,8 @@ pub struct Limits {
     pub io: Vec<IoLimit>,
     /// Which device nodes it may use (rung 04); empty: no rules of its own.
     pub devices: Vec<devices::DeviceRule>,
+    /// The rest of an OCI bundle's `linux.resources` (rung 04).
+    pub tuning: tuning::Tuning,
 }
 
 /// "`quota` microseconds of CPU time every `period` microseconds":
@@ -112,7 +115,9 @@ pub enum Hierarchy {
 }
 
 /// The controllers the kit uses (v1 only: `devices`, which v2 does with eBPF).
-pub const CONTROLLERS: [&str; 5] = ["memory", "pids", "cpu", "io", "devices"];
+pub const CONTROLLERS: [&str; 7] = [
+    "memory", "pids", "cpu", "io", "devices", "cpuset", "hugetlb",
+];
 
 impl Hierarchy {
     // ANCHOR: detect
@@ -185,6 +190,11 @@ fn wanted(limits: &Limits) -> Vec<&'static str> {
     }
     if !limits.io.is_empty() {
         wanted.push("io");
+    }
+    for controller in limits.tuning.controllers() {
+        if !wanted.contains(&controller) {
+            wanted.push(controller);
+        }
     }
     wanted
 }

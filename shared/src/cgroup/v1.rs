@@ -41,8 +41,14 @@ pub(super) fn create(
         for part in relative.parent().into_iter().flat_map(Path::iter) {
             parent.push(part);
             mkdir(&parent, &mut cgroup.parents)?;
+            if controller == "cpuset" {
+                super::tuning::inherit_cpuset(&parent)?;
+            }
         }
         mkdir_new(&dir)?;
+        if controller == "cpuset" {
+            super::tuning::inherit_cpuset(&dir)?;
+        }
         cgroup.dirs.push((controller.to_string(), dir));
     }
     set_limits(&cgroup.dirs, &cgroup.limits)
@@ -113,7 +119,7 @@ fn set_limits(dirs: &[(String, PathBuf)], limits: &Limits) -> Result<()> {
             }
         }
     }
-    Ok(())
+    limits.tuning.apply_v1(dirs)
 }
 // ANCHOR_END: limits
 

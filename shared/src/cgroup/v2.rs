@@ -94,7 +94,7 @@ fn set_limits(dir: &Path, limits: &Limits) -> Result<()> {
         }
         write(&dir.join("io.max"), &line)?;
     }
-    Ok(())
+    limits.tuning.apply_v2(dir)
 }
 // ANCHOR_END: limits
 

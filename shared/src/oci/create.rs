@@ -426,8 +426,9 @@ pub fn limits(spec: &Spec) -> Result<Limits> {
             .and_then(|c| c.shares())
             .filter(|s| *s >= 2)
             .map(|shares| 1 + (shares - 2) * 9999 / 262_142),
-        io: Vec::new(),
+        io: super::resources::bandwidth(&r)?,
         devices,
+        tuning: super::resources::tuning(&r)?,
     })
 }
 // ANCHOR_END: limits

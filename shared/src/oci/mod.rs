@@ -45,6 +45,7 @@ pub mod kill;
 pub mod loopback;
 pub mod mounts;
 pub mod process;
+pub mod resources;
 pub mod run;
 pub mod scheduling;
 pub mod seccomp;

@@ -89,12 +89,12 @@ fn main() {
     let mut trials = Vec::new();
     trials.extend(scenarios!(podman, PODMAN, "podman_":
         echo, exit_code, env_and_workdir, user, read_only_volume, terminal, memory_limit,
-        sysctl, capabilities, read_only_root, pids_limit, tmpfs, seccomp_default,
+        cpuset_and_reservation, sysctl, capabilities, read_only_root, pids_limit, tmpfs, seccomp_default,
         seccomp_unconfined, detached_exec_signal_stop_rm,
     ));
     trials.extend(scenarios!(docker, DOCKER, "docker_":
         echo, exit_code, env_and_workdir, user, read_only_volume, terminal, memory_limit,
-        sysctl, capabilities, read_only_root, pids_limit, tmpfs, seccomp_default,
+        cpuset_and_reservation, sysctl, capabilities, read_only_root, pids_limit, tmpfs, seccomp_default,
         seccomp_unconfined, detached_exec_signal_stop_rm,
     ));
     for (name, body) in engine::containerd::SCENARIOS {

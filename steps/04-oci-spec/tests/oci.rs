@@ -168,6 +168,26 @@ fn main() {
             Needs::RootAnd("runc"),
             cgroup_mount,
         ),
+        Trial::ignorable_test("resources_reach_their_cgroup_files_as_with_runc", || {
+            if !Path::new("/sys/fs/cgroup/memory").is_dir() {
+                let why = "cgroup v1 only (the micro-VM test covers v2)";
+                return Ok(berth::testing::Completion::ignored_with(why));
+            }
+            if let Some(why) = Needs::RootAnd("runc").missing() {
+                return Ok(berth::testing::Completion::ignored_with(why));
+            }
+            resources().map(|()| berth::testing::Completion::Completed)
+        }),
+        test(
+            "resources_reach_their_cgroup_files_under_cgroup_v2_in_the_micro_vm",
+            Needs::RootAnd("qemu-system-x86_64"),
+            resources_v2,
+        ),
+        test(
+            "resources_this_runtime_or_host_lacks_are_refused_by_name",
+            Needs::Root,
+            resources_refused,
+        ),
         test(
             "list_ps_and_kill_all_as_with_runc",
             Needs::RootAnd("runc"),
@@ -1056,8 +1076,17 @@ fn devices() -> Outcome {
 /// host may be v1, so the check runs in rung 02's micro-VM (pure v2): the
 /// same two bundles as above, with and without a rule allowing the loop
 /// device.
-fn devices_v2() -> Outcome {
-    let work = std::env::temp_dir().join(format!("berth-devices-v2-{}", std::process::id()));
+/// A change to a default config.json.
+type Edit<'a> = &'a dyn Fn(&mut Value);
+
+/// Run each bundle (a default config.json changed by its edit, the
+/// busybox image as its root) with the rung, in the cgroup-v2 micro-VM;
+/// what each said, after a line "== NAME".
+fn in_the_micro_vm(bundles: &[(&str, Edit)]) -> std::result::Result<String, String> {
+    // Named for its bundles: tests run in parallel.
+    let tag: Vec<&str> = bundles.iter().map(|(name, _)| *name).collect();
+    let work =
+        std::env::temp_dir().join(format!("berth-v2-{}-{}", tag.join("-"), std::process::id()));
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).unwrap();
     let image = work.join("image.tar");
@@ -1069,40 +1098,31 @@ fn devices_v2() -> Outcome {
         .arg(".")
         .status()
         .unwrap();
-    check(tarred.success(), || "tar of the image".into())?;
-    let script =
-        "(exec 3</dev/berth-loop && echo loop allowed); echo hi > /dev/null && echo null written";
-    let mut with = Vec::new();
-    for (name, rules) in [
-        (
-            "allow",
-            json!([{"allow": true, "type": "b", "major": 7, "minor": 0, "access": "rwm"}]),
-        ),
-        ("none", json!([])),
-    ] {
-        let config = work.join(format!("{name}.json"));
-        let mut spec: Value = serde_json::from_str(
-            &fs::read_to_string(bundle("v2", &["true"], |_| {}).join("config.json")).unwrap(),
-        )
-        .unwrap();
-        spec["root"] = json!({"path": "/tmp/image", "readonly": true});
-        spec["process"]["args"] = json!(["sh", "-c", script]);
-        spec["linux"]["devices"] = json!([{"path": "/dev/berth-loop", "type": "b", "major": 7, "minor": 0, "fileMode": 384}]);
-        spec["linux"]["resources"] = json!({"devices": rules});
-        fs::write(&config, spec.to_string()).unwrap();
-        with.push(config);
+    if !tarred.success() {
+        return Err("tar of the image".into());
     }
-    let _ = fs::remove_dir_all(
-        std::env::temp_dir().join(format!("berth-bundle-v2-{}", std::process::id())),
-    );
+    let mut configs = Vec::new();
+    let mut names = Vec::new();
+    for (name, edit) in bundles {
+        let config = work.join(format!("{name}.json"));
+        let made = bundle(&format!("v2-{name}"), &["true"], |c| edit(c));
+        let mut spec: Value =
+            serde_json::from_str(&fs::read_to_string(made.join("config.json")).unwrap()).unwrap();
+        let _ = fs::remove_dir_all(&made);
+        spec["root"] = json!({"path": "/tmp/image", "readonly": true});
+        fs::write(&config, spec.to_string()).unwrap();
+        configs.push(config);
+        names.push(*name);
+    }
     let guest = work.join("guest.sh");
     let w = work.display();
     fs::write(
         &guest,
         format!(
             "mkdir -p /tmp/image && tar -C /tmp/image -xf {w}/image.tar\n\
-             for v in allow none; do mkdir -p /tmp/b-$v; cp {w}/$v.json /tmp/b-$v/config.json; \
-             echo \"== $v\"; {OURS} --root /run/s run --bundle /tmp/b-$v c-$v 2>&1; done\n"
+             for v in {}; do mkdir -p /tmp/b-$v; cp {w}/$v.json /tmp/b-$v/config.json; \
+             echo \"== $v\"; {OURS} --root /run/s run --bundle /tmp/b-$v c-$v 2>&1; done\n",
+            names.join(" ")
         ),
     )
     .unwrap();
@@ -1111,17 +1131,61 @@ fn devices_v2() -> Outcome {
         .arg(&image)
         .arg("--with")
         .arg(&guest);
-    for config in &with {
+    for config in &configs {
         vm.arg("--with").arg(config);
     }
     let out = vm.arg("--").arg("/bin/sh").arg(&guest).output().unwrap();
     let _ = fs::remove_dir_all(&work);
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn devices_v2() -> Outcome {
+    let script =
+        "(exec 3</dev/berth-loop && echo loop allowed); echo hi > /dev/null && echo null written";
+    let with = |rules: Value| {
+        move |spec: &mut Value| {
+            spec["process"]["args"] = json!(["sh", "-c", script]);
+            spec["linux"]["devices"] = json!([{"path": "/dev/berth-loop", "type": "b", "major": 7, "minor": 0, "fileMode": 384}]);
+            spec["linux"]["resources"] = json!({"devices": rules.clone()});
+        }
+    };
+    let allow =
+        with(json!([{"allow": true, "type": "b", "major": 7, "minor": 0, "access": "rwm"}]));
+    let none = with(json!([]));
+    let said = in_the_micro_vm(&[("allow", &allow), ("none", &none)])?;
     check_eq(
         said.as_str(),
         "== allow\nsh: can't open /dev/berth-loop: No such device or address\nnull written\n\
          == none\nsh: can't open /dev/berth-loop: Operation not permitted\nnull written\n",
         "in the guest: the loop device reached (no such device) only when allowed",
+    )
+}
+
+/// The same resources under cgroup v2, read from the container's own
+/// cgroup (its cgroup namespace's root): cpuset, memory.low for the
+/// reservation, a file named by `unified`; and v1's swappiness refused.
+fn resources_v2() -> Outcome {
+    let tuned = |spec: &mut Value| {
+        spec["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "cd /sys/fs/cgroup; cat cpuset.cpus cpuset.mems memory.low memory.high"
+        ]);
+        spec["linux"]["resources"] = json!({
+            "memory": {"limit": 67108864, "reservation": 33554432},
+            "cpu": {"cpus": "0", "mems": "0"},
+            "unified": {"memory.high": "50003968"}
+        });
+    };
+    let swappiness = |spec: &mut Value| {
+        spec["linux"]["resources"] = json!({"memory": {"swappiness": 10}});
+    };
+    let said = in_the_micro_vm(&[("tuned", &tuned), ("swappiness", &swappiness)])?;
+    check_eq(
+        said.as_str(),
+        "== tuned\n0\n0\n33554432\n50003968\n\
+         == swappiness\nstep-04: linux.resources.memory.swappiness: cgroup v2 has no such control\n",
+        "in the guest: the v2 files, and swappiness refused",
     )
 }
 
@@ -1167,6 +1231,78 @@ fn unknown_fields() -> Outcome {
         ("ran\n", Some(0)),
         "a config.json with unknown fields",
     )
+}
+
+/// `linux.resources` beyond memory, pids and CPU time, as Podman writes
+/// them for `--cpuset-cpus 0 --memory-reservation 32m --memory-swappiness
+/// 10 --oom-kill-disable`, read back from inside through the container's
+/// own cgroup mount (cgroup v1 here; v2 in the micro-VM test below).
+fn resources() -> Outcome {
+    let edit = |c: &mut Value| {
+        c["linux"]["resources"] = json!({
+            "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728,
+                       "swappiness": 10, "disableOOMKiller": true},
+            "cpu": {"cpus": "0", "mems": "0"},
+            "pids": {"limit": 2048},
+            "blockIO": {}
+        });
+    };
+    let script = "cd /sys/fs/cgroup; cat cpuset/cpuset.cpus cpuset/cpuset.mems \
+                  memory/memory.soft_limit_in_bytes memory/memory.swappiness; \
+                  head -1 memory/memory.oom_control";
+    let ours = run_in(OURS, "tuning", &["sh", "-c", script], edit);
+    let runc = run_in("runc", "tuning", &["sh", "-c", script], edit);
+    check_eq(&ours, &runc, "the cgroup files, ours against runc's")?;
+    check_eq(
+        ours,
+        (
+            "0\n0\n33554432\n10\noom_kill_disable 1\n".to_string(),
+            Some(0),
+        ),
+        "cpuset, soft limit, swappiness and the OOM killer off",
+    )
+}
+
+fn resources_refused() -> Outcome {
+    let cases: [(&str, Value, &str); 4] = [
+        (
+            "realtime",
+            json!({"cpu": {"realtimeRuntime": 950000, "realtimePeriod": 1000000}}),
+            "linux.resources.cpu.realtimeRuntime",
+        ),
+        (
+            "netcls",
+            json!({"network": {"classID": 1048577}}),
+            "linux.resources.network",
+        ),
+        (
+            "weightdev",
+            json!({"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 500}]}}),
+            "linux.resources.blockIO.weightDevice",
+        ),
+        (
+            "unified-v1",
+            json!({"unified": {"memory.high": "50000000"}}),
+            "linux.resources.unified",
+        ),
+    ];
+    for (tag, resources, says) in cases {
+        if tag == "unified-v1" && !Path::new("/sys/fs/cgroup/memory").is_dir() {
+            continue; // v2 has the files unified names
+        }
+        refused(tag, |c| c["linux"]["resources"] = resources.clone(), says)?;
+        let left: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|h| h.path().join(cgroup_of(tag).trim_start_matches('/')))
+            .filter(|p| p.exists())
+            .collect();
+        check(left.is_empty(), || {
+            format!("{tag}: cgroups left behind: {left:?}")
+        })?;
+    }
+    Ok(())
 }
 
 /// `runc spec`'s namespaces without `mount`: the container shares the

@@ -156,6 +156,24 @@ pub fn memory_limit(e: &impl Cli) -> Result<(), String> {
     expect(&s, s.out == "67108864\n", "64 MiB, read back from inside")
 }
 
+pub fn cpuset_and_reservation(e: &impl Cli) -> Result<(), String> {
+    let script = format!(
+        "{}; {}",
+        limit("cpuset.cpus", "cpuset/cpuset.cpus"),
+        limit("memory.low", "memory/memory.soft_limit_in_bytes")
+    );
+    let s = both(
+        e,
+        &["--cpuset-cpus", "0", "--memory-reservation", "32m"],
+        &["sh", "-c", &script],
+    )?;
+    expect(
+        &s,
+        s.out == "0\n33554432\n",
+        "CPU 0 only, and 32 MiB kept under pressure",
+    )
+}
+
 pub fn sysctl(e: &impl Cli) -> Result<(), String> {
     let s = both(
         e,
