@@ -171,12 +171,24 @@ pub struct ExecArgs {
     /// An additional group (repeatable)
     #[arg(short = 'g', long, value_name = "GID")]
     pub additional_gids: Vec<u32>,
-    /// Add a capability to every set (repeatable)
+    /// Add a capability (CAP_…) to the bounding, effective and permitted sets (repeatable)
     #[arg(short, long, value_name = "CAP")]
     pub cap: Vec<String>,
     /// Set no_new_privs for the process
     #[arg(long)]
     pub no_new_privs: bool,
+    /// The AppArmor profile for the process
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// Refused: an SELinux label (this runtime does not support SELinux)
+    #[arg(long, value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Refused: run in a sub-cgroup of the container's (not supported yet)
+    #[arg(long, value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
+    /// Accepted for runc's sake: this rung cannot pause a container
+    #[arg(long)]
+    pub ignore_paused: bool,
     /// Return once the process runs, instead of waiting for it
     #[arg(short, long)]
     pub detach: bool,
@@ -197,6 +209,12 @@ impl ExecArgs {
     /// The process to run: `--process`'s, or the container's own with the
     /// command line's changes (as runc builds it).
     fn process(&self, store: &Store) -> anyhow::Result<oci_spec::runtime::Process> {
+        if self.process_label.is_some() {
+            bail!("--process-label: this runtime does not support SELinux");
+        }
+        if !self.cgroup.is_empty() {
+            bail!("--cgroup: running exec in a sub-cgroup is not supported yet");
+        }
         if let Some(path) = &self.process {
             if !self.command.is_empty() {
                 bail!("give the command in --process's file or on the command line, not both");
@@ -240,22 +258,28 @@ impl ExecArgs {
         if self.no_new_privs {
             process.set_no_new_privileges(Some(true));
         }
+        if let Some(profile) = &self.apparmor {
+            process.set_apparmor_profile(Some(profile.clone()));
+        }
+
         if !self.cap.is_empty() {
             let mut caps = process.capabilities().clone().unwrap_or_default();
             for name in &self.cap {
-                let cap: oci_spec::runtime::Capability = name
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("--cap {name}: not a capability"))?;
+                // As config.json spells it, which is what runc takes.
+                let cap: oci_spec::runtime::Capability =
+                    serde_json::from_value(serde_json::json!(name)).map_err(|_| {
+                        anyhow::anyhow!("--cap {name}: not a capability (CAP_SYS_ADMIN, …)")
+                    })?;
                 let add = |set: Option<oci_spec::runtime::Capabilities>| {
                     let mut set = set.unwrap_or_default();
                     set.insert(cap);
                     Some(set)
                 };
+                // runc's sets: what the process may have and has; not the
+                // inheritable or ambient ones, which would pass it on.
                 caps.set_bounding(add(caps.bounding().clone()));
                 caps.set_effective(add(caps.effective().clone()));
                 caps.set_permitted(add(caps.permitted().clone()));
-                caps.set_inheritable(add(caps.inheritable().clone()));
-                caps.set_ambient(add(caps.ambient().clone()));
             }
             process.set_capabilities(Some(caps));
         }

@@ -832,7 +832,7 @@ fn execs(
 }
 
 fn exec_like_runc() -> Outcome {
-    let runs: [&[&str]; 3] = [
+    let runs: [&[&str]; 6] = [
         &[
             "x1",
             "sh",
@@ -852,6 +852,30 @@ fn exec_like_runc() -> Outcome {
             "id; echo $GREETING; pwd; grep -E '^Cap(Eff|Bnd)' /proc/self/status",
         ],
         &["x1", "sh", "-c", "exit 7"],
+        &["--ignore-paused", "x1", "echo", "not paused"],
+        &[
+            "--cap",
+            "CAP_SYS_ADMIN",
+            "x1",
+            "grep",
+            "^Cap",
+            "/proc/self/status",
+        ],
+        &[
+            "-c",
+            "CAP_NET_RAW",
+            "--no-new-privs",
+            "-u",
+            "1000:1000",
+            "-g",
+            "10",
+            "-e",
+            "A=b",
+            "x1",
+            "sh",
+            "-c",
+            "id; echo $A; grep -E '^(Cap|NoNewPrivs)' /proc/self/status",
+        ],
     ];
     let ours = execs(OURS, &runs)?;
     check(ours[0].0.contains("\nsleep 30\n"), || {
