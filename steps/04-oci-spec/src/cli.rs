@@ -134,7 +134,7 @@ pub enum Command {
     /// Run one more process in a running container
     Exec {
         #[command(flatten)]
-        options: ExecArgs,
+        options: Box<ExecArgs>,
     },
     /// Print what this runtime supports, as JSON
     Features,
