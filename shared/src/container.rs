@@ -112,6 +112,9 @@ pub struct Container {
     cgroup: Option<std::os::fd::OwnedFd>,
     /// Existing namespaces to enter instead of creating new ones.
     join: Vec<(Namespace, std::os::fd::OwnedFd)>,
+    /// The clock offsets of a new time namespace, as
+    /// `/proc/PID/timens_offsets` takes them.
+    time_offsets: Option<String>,
 }
 
 impl Container {
@@ -139,6 +142,7 @@ impl Container {
             detached: false,
             cgroup: None,
             join: Vec::new(),
+            time_offsets: None,
         })
     }
 
@@ -202,6 +206,38 @@ impl Container {
             })?;
         }
         Ok(())
+    }
+
+    /// Give the new time namespace these clock offsets ("monotonic 86400
+    /// 0\nboottime 86400 0\n": a container whose clocks say it has been up
+    /// a day longer; checkpoint/restore uses it to keep clocks going).
+    pub fn time_offsets(mut self, offsets: String) -> Container {
+        self.time_offsets = Some(offsets);
+        self
+    }
+
+    /// A time namespace's offsets can be written only while no process is
+    /// in it, so `clone3(CLONE_NEWTIME)` — which puts the child in at once
+    /// — is too late. Instead the runtime makes it with `unshare`, which
+    /// (as for PID namespaces) only decides where its *children* go,
+    /// writes the offsets, and lets the clone that follows step in. Returns
+    /// the runtime's own namespace for children, to go back to.
+    fn new_time_namespace(offsets: &str) -> Result<(Namespace, std::os::fd::OwnedFd)> {
+        let own = nix::fcntl::open(
+            "/proc/self/ns/time_for_children",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys("opening /proc/self/ns/time_for_children", e))?;
+        nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .map_err(|e| Error::sys("creating a time namespace (unshare)", e))?;
+        let written = std::fs::write("/proc/self/timens_offsets", offsets)
+            .map_err(|e| Error::Invalid(format!("linux.timeOffsets {offsets:?}: {e}")));
+        if let Err(error) = written {
+            leave(vec![(Namespace::Time, own)]);
+            return Err(error);
+        }
+        Ok((Namespace::Time, own))
     }
 
     fn for_children(namespace: Namespace) -> bool {
@@ -296,7 +332,16 @@ impl Container {
     /// child can enter (PID, time) are entered by this process just for
     /// the clone, and left again in the parent.
     fn clone_first_process(&mut self) -> Result<Forked> {
-        let own = self.enter_for_children()?;
+        let mut own = self.enter_for_children()?;
+        if let Some(offsets) = &self.time_offsets {
+            match Container::new_time_namespace(offsets) {
+                Ok(time) => own.push(time),
+                Err(error) => {
+                    leave(own);
+                    return Err(error);
+                }
+            }
+        }
         // SAFETY: `run`'s and `spawn`'s contract: this process has a
         // single thread.
         let cloned = unsafe {
@@ -356,11 +401,13 @@ impl Container {
 
     /// The `CLONE_NEW*` flags for `clone3`: every namespace asked for except
     /// the cgroup namespace, which the child creates itself (see
-    /// [`CgroupNamespace`](crate::ns::CgroupNamespace)).
+    /// [`CgroupNamespace`](crate::ns::CgroupNamespace)), and a time
+    /// namespace with offsets, which is already there.
     fn clone_flags(&self) -> CloneFlags {
+        let unshared = |ns: &Namespace| *ns == Namespace::Time && self.time_offsets.is_some();
         self.namespaces
             .iter()
-            .filter(|ns| **ns != Namespace::Cgroup)
+            .filter(|ns| **ns != Namespace::Cgroup && !unshared(ns))
             .fold(CloneFlags::empty(), |flags, ns| flags | ns.clone_flag())
     }
 

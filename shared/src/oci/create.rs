@@ -161,6 +161,16 @@ pub fn container(
         }
         container = container.stage(Domainname(domainname.clone()));
     }
+    if let Some(offsets) = time_offsets(spec)? {
+        if !namespaces.contains(&Namespace::Time)
+            || joined.iter().any(|(ns, _)| *ns == Namespace::Time)
+        {
+            return Err(Error::Invalid(
+                "linux.timeOffsets needs a new time namespace (\"time\" in linux.namespaces, without a path)".into(),
+            ));
+        }
+        container = container.time_offsets(offsets);
+    }
     if namespaces.contains(&Namespace::Net) && !joined.iter().any(|(ns, _)| *ns == Namespace::Net) {
         container = container.stage(LoopbackUp);
     }
@@ -274,6 +284,27 @@ fn console(spec: &Spec, socket: Option<&Path>) -> Result<Option<Console>> {
         )),
         (false, None) => Ok(None),
     }
+}
+
+/// `linux.timeOffsets` as `/proc/PID/timens_offsets` takes them.
+fn time_offsets(spec: &Spec) -> Result<Option<String>> {
+    let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) else {
+        return Ok(None);
+    };
+    let mut lines = String::new();
+    let mut clocks: Vec<_> = offsets.into_iter().collect();
+    clocks.sort_by(|a, b| a.0.cmp(&b.0));
+    for (clock, offset) in clocks {
+        if !matches!(clock.as_str(), "monotonic" | "boottime") {
+            return Err(Error::Invalid(format!(
+                "linux.timeOffsets: {clock:?} is not a clock a time namespace offsets (monotonic, boottime)"
+            )));
+        }
+        let secs = offset.secs().unwrap_or(0);
+        let nanos = offset.nanosecs().unwrap_or(0);
+        lines += &format!("{clock} {secs} {nanos}\n");
+    }
+    Ok(Some(lines))
 }
 
 /// The namespaces to create, and the ones to join (with a `path`).

@@ -159,6 +159,11 @@ fn main() {
             hostname_in_joined_uts,
         ),
         test(
+            "time_offsets_move_the_containers_clocks",
+            Needs::Root,
+            time_offsets,
+        ),
+        test(
             "the_domainname_is_set_in_the_container",
             Needs::Root,
             domainname,
@@ -1411,6 +1416,51 @@ fn hostname_in_joined_uts() -> Outcome {
         ours.as_str(),
         "joiner: joined\nowner: joined\n",
         "both see the new hostname",
+    )
+}
+
+/// `linux.timeOffsets` in a new time namespace: the container's boot
+/// clock is a day ahead of the host's. (runc 1.1 has no time namespaces,
+/// so the kernel is the reference: /proc/uptime reads CLOCK_BOOTTIME.)
+fn time_offsets() -> Outcome {
+    let day = 86_400;
+    let with_offsets = |time_ns: bool| {
+        move |c: &mut Value| {
+            if time_ns {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "time"}));
+            }
+            c["linux"]["timeOffsets"] = json!({
+                "boottime": {"secs": day, "nanosecs": 0},
+                "monotonic": {"secs": day, "nanosecs": 0}
+            });
+        }
+    };
+    let host_uptime = || -> i64 {
+        let text = fs::read_to_string("/proc/uptime").unwrap();
+        text.split('.').next().unwrap().parse().unwrap()
+    };
+    let before = host_uptime();
+    let (out, status) = run_in(
+        OURS,
+        "timens",
+        &["cut", "-d.", "-f1", "/proc/uptime"],
+        with_offsets(true),
+    );
+    let after = host_uptime();
+    let inside: i64 = out
+        .trim()
+        .parse()
+        .map_err(|_| format!("uptime inside: {status:?} {out}"))?;
+    check(inside >= before + day && inside <= after + day + 1, || {
+        format!("uptime inside {inside} s, outside {before}..{after} s: expected a day more")
+    })?;
+    let (out, status) = run_in(OURS, "timens-none", &["true"], with_offsets(false));
+    check(
+        status != Some(0) && out.contains("linux.timeOffsets needs a new time namespace"),
+        || format!("offsets without a time namespace must be refused: {status:?} {out}"),
     )
 }
 
