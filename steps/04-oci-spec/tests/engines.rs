@@ -105,10 +105,26 @@ fn main() {
         BUILDAH,
         || engine::buildah::run_and_build(&Buildah::new(podman()?)),
     ));
+    // The bundles themselves, outside the engines.
     trials.push(needing(
-        "engines_bundles_run_unmodified_as_with_runc",
+        "runc_spec_bundle_runs_unmodified_as_with_runc",
+        &["runc"],
+        engine::bundles::runc_spec_bundle,
+    ));
+    trials.push(needing(
+        "podman_bundle_runs_unmodified_as_with_runc",
         PODMAN,
-        engine::bundles::captured,
+        engine::bundles::podman_bundle_runs,
+    ));
+    trials.push(needing(
+        "docker_bundle_runs_unmodified_as_with_runc",
+        DOCKER,
+        engine::bundles::docker_bundle_runs,
+    ));
+    trials.push(needing(
+        "containerd_bundle_runs_unmodified_as_with_runc",
+        CONTAINERD,
+        engine::containerd::bundle_runs,
     ));
     let args = libtest_mimic::Arguments::from_args();
     let conclusion = libtest_mimic::run(&args, trials);

@@ -1,9 +1,10 @@
 //! Bundles as the world writes them, run outside the engines: the
-//! config.json of `runc spec`, and the one Podman writes for a container
-//! (captured live: `podman init` makes the bundle and leaves it in place,
-//! with its root mounted and its files — hosts, resolv.conf, .containerenv
-//! — where its mounts say). Each goes through `run`, and through create,
-//! state, start, kill and delete, under runc and under the rung.
+//! config.json of `runc spec`, and the ones Podman, Docker and containerd
+//! write for a container, captured live while that container exists, so
+//! that its root is mounted and its files (hosts, resolv.conf,
+//! .containerenv, a network namespace) are where its mounts say. Each goes
+//! through `run`, and through create, state, start, kill and delete, under
+//! runc and under the rung.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -64,7 +65,7 @@ fn walk(source: &str, config: &Value, root: &Path, runtime: Runtime) -> String {
     seen
 }
 
-fn same_under_both(source: &str, config: &Value, root: &Path) -> Result<(), String> {
+pub(super) fn same_under_both(source: &str, config: &Value, root: &Path) -> Result<(), String> {
     let runc = walk(source, config, root, Runtime::Runc);
     let ours = walk(source, config, root, Runtime::Ours);
     // The rung warns about what it leaves out (runc spec's ambient
@@ -144,15 +145,69 @@ fn podman_bundle(podman: &Podman) -> Result<(String, Value, PathBuf), String> {
     }
 }
 
-pub fn captured() -> Result<(), String> {
+/// The config.json in an engine's bundle directory `dir`, with its root
+/// made absolute (containerd's shim names it relative to the bundle).
+pub(super) fn read_bundle(dir: &Path) -> Result<(Value, PathBuf), String> {
+    let path = dir.join("config.json");
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let root = dir.join(config["root"]["path"].as_str().unwrap_or_default());
+    Ok((config, root))
+}
+
+pub fn runc_spec_bundle() -> Result<(), String> {
     let image = berth::rootfs::busybox::image().map_err(|e| e.to_string())?;
     let mut spec = runc_spec()?;
     // runc spec's root is writable; the shared test image must not be.
     spec["root"]["readonly"] = json!(true);
-    same_under_both("runc-spec", &spec, &image)?;
+    same_under_both("runc-spec", &spec, &image)
+}
+
+pub fn podman_bundle_runs() -> Result<(), String> {
     let podman = crate::podman()?;
     let (name, config, root) = podman_bundle(podman)?;
     let result = same_under_both("podman", &config, &root);
     let _ = said(podman.command(Runtime::Runc).args(["rm", "--force", &name]));
+    result
+}
+
+/// The bundle dockerd (through containerd's runc shim) writes for `docker
+/// run -d --network none --memory 64m --cap-add NET_RAW`, while that
+/// container runs.
+pub fn docker_bundle_runs() -> Result<(), String> {
+    let docker = crate::docker()?;
+    let name = format!("berth-captured-{}", std::process::id());
+    let ran = said(docker.command().args([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--runtime",
+        "runc",
+        "--network",
+        "none",
+        "--memory",
+        "64m",
+        "--cap-add",
+        "NET_RAW",
+        "busybox:test",
+        "sleep",
+        "1000",
+    ]));
+    let id = ran.out.trim().to_string();
+    let dir = docker
+        .dir
+        .join("exec/containerd/daemon/io.containerd.runtime.v2.task/moby")
+        .join(&id);
+    let result = match ran.code {
+        Some(0) => read_bundle(&dir).and_then(|(mut config, root)| {
+            // Docker's prestart hook calls back into dockerd about *its*
+            // container (libnetwork-setkey); for a copy it would lie.
+            config["hooks"] = Value::Null;
+            same_under_both("docker", &config, &root)
+        }),
+        _ => Err(format!("docker run -d: {}", ran.out)),
+    };
+    let _ = said(docker.command().args(["rm", "--force", &name]));
     result
 }

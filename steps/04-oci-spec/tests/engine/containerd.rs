@@ -229,6 +229,43 @@ fn detached_exec_signal() -> Result<(), String> {
     expect_all(&ours, &["inside\n", "stopped by the signal: true\n"])
 }
 
+/// The bundle containerd's runc shim writes for `ctr run -d --rootfs`,
+/// while that container runs, under runc and the rung outside containerd.
+pub fn bundle_runs() -> Result<(), String> {
+    let c = crate::containerd()?;
+    let (binary, rootfs, id) = (Runtime::Runc.path(), c.rootfs.display().to_string(), id());
+    let ran = c.ctr(&[
+        "run",
+        "-d",
+        "--runc-binary",
+        &binary,
+        "--env",
+        "PATH=/bin",
+        "--rootfs",
+        &rootfs,
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    let dir = c
+        .dir
+        .join("state/io.containerd.runtime.v2.task/default")
+        .join(&id);
+    let result = match ran.code {
+        Some(0) => super::bundles::read_bundle(&dir).and_then(|(config, root)| {
+            super::bundles::same_under_both("containerd", &config, &root)
+        }),
+        _ => Err(format!("ctr run -d: {}", ran.out)),
+    };
+    c.ctr(&["task", "kill", "--signal", "SIGKILL", &id]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && c.ctr(&["task", "delete", &id]).code != Some(0) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.ctr(&["container", "delete", &id]);
+    result
+}
+
 /// A scenario: it passes, or says why not.
 pub type Scenario = fn() -> Result<(), String>;
 
