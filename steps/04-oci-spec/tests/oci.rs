@@ -124,6 +124,11 @@ fn main() {
             leaky_cwd,
         ),
         test(
+            "a_mount_point_swapped_for_a_link_mid_create_stays_inside",
+            Needs::Root,
+            symlink_exchange_race,
+        ),
+        test(
             "a_symlink_in_the_image_cannot_send_a_mount_out_as_with_runc",
             Needs::RootAnd("runc"),
             symlink_escape,
@@ -1049,6 +1054,87 @@ fn symlink_escape() -> Outcome {
         "the mount, inside the container's /etc",
     )?;
     check_eq(&seen[0], &seen[1], "ours against runc's")
+}
+
+/// CVE-2021-30465: a container that can write to a directory on another
+/// container's mount path swaps it for a link, over and over
+/// (renameat2 with RENAME_EXCHANGE), while that container is created,
+/// hoping the runtime checks the directory and then mounts through the
+/// link. Here a thread of the test plays the attacker; the link leads to
+/// an empty directory of the host's. Whatever each create does — succeed
+/// with the tmpfs inside the container, or fail — nothing may appear in
+/// the host's directory.
+fn symlink_exchange_race() -> Outcome {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let pid = std::process::id();
+    let image = std::env::temp_dir().join(format!("berth-race-image-{pid}"));
+    let host = std::env::temp_dir().join(format!("berth-race-host-{pid}"));
+    let _ = fs::remove_dir_all(&image);
+    let _ = fs::remove_dir_all(&host);
+    fs::create_dir_all(&host).unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(busybox::image().unwrap())
+        .arg(&image)
+        .status()
+        .unwrap();
+    check(copied.success(), || "copying the image".into())?;
+    let race = image.join("race");
+    fs::create_dir_all(race.join("d")).unwrap();
+    std::os::unix::fs::symlink(&host, race.join("l")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let swaps = {
+        let (stop, race) = (stop.clone(), race.clone());
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let flags = nix::fcntl::RenameFlags::RENAME_EXCHANGE;
+                let at = nix::fcntl::AT_FDCWD;
+                if nix::fcntl::renameat2(at, &race.join("d"), at, &race.join("l"), flags).is_ok() {
+                    swaps += 1;
+                }
+            }
+            swaps
+        })
+    };
+    let edit = |c: &mut Value| {
+        c["root"]["path"] = json!(image);
+        // A new directory under the swapped one, and an option that makes
+        // the runtime come back to the mount after making it.
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/race/d/new/x", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "rprivate"]
+        }));
+    };
+    let mut outcomes = Vec::new();
+    for _ in 0..40 {
+        let script = "grep -c ' /race/d/new/x ' /proc/self/mountinfo";
+        outcomes.push(run_in(OURS, "race", &["sh", "-c", script], edit));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swaps.join().unwrap();
+    let on_host: Vec<_> = fs::read_dir(&host)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let _ = fs::remove_dir_all(&image);
+    let _ = fs::remove_dir_all(&host);
+    check(swaps > 1000, || {
+        format!("the attacker swapped only {swaps} times")
+    })?;
+    check(on_host.is_empty(), || {
+        format!("the runtime followed the link out of the root: {on_host:?}")
+    })?;
+    // A create that succeeded has its tmpfs inside, where it was asked for.
+    let wrong: Vec<_> = outcomes
+        .iter()
+        .filter(|(out, status)| *status == Some(0) && out != "1\n")
+        .collect();
+    check(wrong.is_empty(), || {
+        format!("containers without their mount: {wrong:?}")
+    })
 }
 
 fn devices() -> Outcome {
