@@ -43,6 +43,22 @@ pub enum Error {
     #[error("the container's first process died during set-up ({0})")]
     ChildDied(String),
 
+    /// Reading, writing or opening a file failed. The message names the
+    /// action and the path; the cause is the [`source`](std::error::Error::source),
+    /// so `step-NN: reading /x/config.json: No such file or directory`
+    /// comes out of walking the chain, and code can match on
+    /// `source.kind()`.
+    #[error("{action} {}", path.display())]
+    Io {
+        /// What the runtime was doing ("reading", "creating the state directory").
+        action: String,
+        /// The file or directory it was doing it to.
+        path: std::path::PathBuf,
+        /// The operating system's answer.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The user asked for something that cannot work.
     #[error("{0}")]
     Invalid(String),
@@ -68,6 +84,33 @@ impl Error {
             errno,
             hint: Some(hint),
         }
+    }
+
+    /// An io error with what we were doing and to which path.
+    pub fn io(
+        action: impl Into<String>,
+        path: impl Into<std::path::PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action: action.into(),
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The whole message: this error and each of its causes, joined by
+    /// `: ` — what `exit_status` prints, for places that keep the text
+    /// (a warning, the message sent back from inside a container).
+    pub fn report(&self) -> String {
+        let mut message = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            message.push_str(": ");
+            message.push_str(&e.to_string());
+            cause = e.source();
+        }
+        message
     }
 
     /// "`command`: command not found" (exit status 127), found out before

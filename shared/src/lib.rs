@@ -35,6 +35,8 @@ pub mod cli;
 pub mod clone;
 #[cfg(feature = "step-01")]
 pub mod container;
+#[cfg(feature = "step-03")]
+pub mod dirs;
 #[cfg(feature = "step-01")]
 pub mod error;
 #[cfg(feature = "step-05")]
@@ -53,6 +55,8 @@ pub mod registry;
 pub mod rootfs;
 #[cfg(feature = "step-01")]
 pub mod sync;
+#[cfg(feature = "step-01")]
+pub mod warning;
 
 #[cfg(feature = "testing")]
 pub mod testing;

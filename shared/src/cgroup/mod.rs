@@ -349,7 +349,7 @@ impl Cgroup {
 impl Drop for Cgroup {
     fn drop(&mut self) {
         if let Err(error) = self.remove_now() {
-            eprintln!("warning: {error}");
+            crate::warning::warn(error.report());
         }
     }
 }
@@ -363,11 +363,11 @@ fn empty(dir: &Path) -> Result<()> {
         write(&kill_file, "1")?;
     }
     for _ in 0..500 {
-        let pids = read(&dir.join("cgroup.procs"))?;
-        if pids.trim().is_empty() {
+        let pids = procs(dir);
+        if pids.is_empty() {
             return Ok(());
         }
-        for pid in pids.split_whitespace().filter_map(|p| p.parse().ok()) {
+        for pid in pids {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -473,8 +473,7 @@ pub fn sweep_stale(hierarchy: &Hierarchy, parent: &str) {
             let Some(owner) = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else {
                 continue;
             };
-            let procs = read(&entry.path().join("cgroup.procs")).unwrap_or_default();
-            if procs.trim().is_empty() && !Path::new(&format!("/proc/{owner}")).exists() {
+            if procs(&entry.path()).is_empty() && !Path::new(&format!("/proc/{owner}")).exists() {
                 let _ = fs::remove_dir(entry.path());
             }
         }
@@ -522,6 +521,17 @@ fn hint_for(path: &Path, errno: Errno) -> Option<&'static str> {
 /// Read a cgroup file.
 pub(crate) fn read(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|e| io_error(&format!("reading {}", path.display()), e))
+}
+
+/// The processes in the cgroup directory `dir` (its `cgroup.procs`, the
+/// same file in v1 and v2), in the order the kernel lists them; none if
+/// the directory is gone.
+pub fn procs(dir: &Path) -> Vec<i32> {
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 /// The number after `key` in a flat-keyed file such as `memory.events`

@@ -14,6 +14,8 @@
 //!
 //! - [`reference`](mod@reference): `busybox` → `docker.io/library/busybox:latest`.
 //! - [`bundle`]: a pulled image as an OCI bundle for rung 04.
+//! - [`cli`]: the image verbs rung 05 adds to runc's (`pull`, `images`,
+//!   `rmi`, `run-image`).
 //! - [`digest`]: sha256 digests, checked while the bytes stream past.
 //! - [`pull`]: a registry into the store: manifest, blobs, layers, name.
 //! - [`store`]: the content-addressed store on disk.
@@ -21,6 +23,7 @@
 //!   whiteouts included, refusing anything that would write outside it.
 
 pub mod bundle;
+pub mod cli;
 pub mod digest;
 pub mod pull;
 pub mod reference;

@@ -207,7 +207,7 @@ pub fn container(
     )?;
     let setup = ProcessSetup::new(process)?.seccomp(seccomp);
     for warning in setup.warnings() {
-        eprintln!("warning: {warning}");
+        crate::warning::warn(warning);
     }
     Ok(container.stage(scheduling).stage(setup))
 }

@@ -54,7 +54,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         .map_err(|e| Error::Invalid(format!("removing the state of {id:?}: {e}")))?;
     // Everything is released; a failing poststop hook only gets a warning.
     if let Err(error) = hooks::run("poststop", &poststop.unwrap_or_default(), &state) {
-        eprintln!("warning: {error}");
+        crate::warning::warn(error.report());
     }
     Ok(())
 }

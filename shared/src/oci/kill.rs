@@ -36,12 +36,7 @@ pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
     let mut pids = vec![stored.state.pid];
     if all {
         for dir in &stored.cgroup {
-            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-            pids.extend(
-                procs
-                    .split_whitespace()
-                    .filter_map(|p| p.parse::<i32>().ok()),
-            );
+            pids.extend(crate::cgroup::procs(dir));
         }
     }
     pids.sort_unstable();

@@ -35,6 +35,7 @@
 //! [OCI runtime specification]: https://github.com/opencontainers/runtime-spec
 
 pub mod bundle;
+pub mod cli;
 pub mod create;
 pub mod delete;
 pub mod exec;

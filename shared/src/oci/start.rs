@@ -64,7 +64,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         &poststart.unwrap_or_default(),
         &stored.hook_state("running"),
     ) {
-        eprintln!("warning: {error}");
+        crate::warning::warn(error.report());
     }
     Ok(())
 }

@@ -253,7 +253,10 @@ impl Stage for Rootfs {
             ] {
                 let _ = fs::remove_dir_all(dir);
             }
-            eprintln!("kept the writable layer: {}", self.paths.upper.display());
+            crate::warning::warn(format!(
+                "kept the writable layer: {}",
+                self.paths.upper.display()
+            ));
         } else {
             let _ = fs::remove_dir_all(&self.paths.dir);
             // The shared parent goes when its last container does.

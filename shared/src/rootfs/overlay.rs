@@ -38,9 +38,10 @@ pub fn assemble(layers: &[PathBuf], paths: &Paths, storage: Storage) -> Result<(
         match mount_overlay(layers, paths) {
             Ok(()) => return Ok(()),
             Err(error) if storage == Storage::Overlay => return Err(error),
-            Err(error) => {
-                eprintln!("overlayfs unavailable ({error}): copying the layers instead (vfs)")
-            }
+            Err(error) => crate::warning::warn(format!(
+                "overlayfs unavailable ({}): copying the layers instead (vfs)",
+                error.report()
+            )),
         }
     }
     copy_layers(layers, &paths.merged)

@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 
 use berth::testing::{on_path, Completion, Trial};
 
+#[path = "rung04/common.rs"]
 mod common;
 mod engine;
 use engine::{Buildah, Containerd, Docker, Podman};

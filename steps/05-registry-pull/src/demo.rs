@@ -28,9 +28,12 @@ pub fn run() -> anyhow::Result<i32> {
         ("the store now holds it", vec!["images"]),
         (
             "run it: its own command (the image's Cmd)",
-            vec!["run", &image],
+            vec!["run-image", &image],
         ),
-        ("run it with another command", vec!["run", &image, script]),
+        (
+            "run it with another command",
+            vec!["run-image", &image, script],
+        ),
         (
             "rmi: the image, and every blob and layer nothing else needs",
             vec!["rmi", &image],
@@ -49,9 +52,9 @@ pub fn run() -> anyhow::Result<i32> {
                 }
             })
             .collect();
-        println!("  $ just step 05 --root STORE {}", typed.join(" "));
+        println!("  $ just step 05 --store STORE {}", typed.join(" "));
         let status = Command::new(std::env::current_exe()?)
-            .arg("--root")
+            .arg("--store")
             .arg(&root)
             .args(&args)
             .status()?;

@@ -65,10 +65,10 @@ fn main() {
     berth::testing::run(trials)
 }
 
-fn step05(root: &std::path::Path, args: &[&str]) -> Output {
+fn step05(store: &std::path::Path, args: &[&str]) -> Output {
     Command::new(OURS)
-        .arg("--root")
-        .arg(root)
+        .arg("--store")
+        .arg(store)
         .args(args)
         .output()
         .unwrap()
@@ -150,7 +150,7 @@ fn killed_pull() -> Outcome {
         .join("blobs/partial")
         .join(pushed.layers[0].digest.trim_start_matches("sha256:"));
     let mut child = Command::new(OURS)
-        .arg("--root")
+        .arg("--store")
         .arg(store.path())
         .args(["pull", "--quiet", &image])
         .spawn()
@@ -227,7 +227,7 @@ fn two_pulls_at_once() -> Outcome {
     // Both started before either has done anything, into one empty store.
     let spawn = || {
         Command::new(OURS)
-            .arg("--root")
+            .arg("--store")
             .arg(store.path())
             .args(["pull", "--quiet", &image])
             .stdout(Stdio::piped())
@@ -302,7 +302,7 @@ fn pulls_with_login() -> Outcome {
         let store = TempDir::new("berth-step05-login").map_err(|e| e.to_string())?;
         let mut command = Command::new(OURS);
         command
-            .arg("--root")
+            .arg("--store")
             .arg(store.path())
             .args(["pull", "--quiet", &image])
             .env("HOME", home.path())
@@ -384,7 +384,7 @@ fn killed_unpack() -> Outcome {
     // kills the pull with SIGXFSZ — mid-unpack, as suddenly as kill -9.
     let mut command = Command::new(OURS);
     command
-        .arg("--root")
+        .arg("--store")
         .arg(store.path())
         .args(["pull", "--quiet", &image])
         .stdout(Stdio::piped())
@@ -470,13 +470,13 @@ fn run_config() -> Outcome {
         check(pulled.status.success(), || text(&pulled))?;
     }
     let echo = format!("{}/test/config:v1", registry.host());
-    let own = step05(store.path(), &["run", &echo]);
+    let own = step05(store.path(), &["run-image", &echo]);
     check_eq(
         (text(&own), own.status.code()),
         ("entrypoint: the image's Cmd\n".to_string(), Some(0)),
         "Entrypoint followed by Cmd",
     )?;
-    let given = step05(store.path(), &["run", &echo, "mine"]);
+    let given = step05(store.path(), &["run-image", &echo, "mine"]);
     check_eq(
         text(&given),
         "entrypoint: mine\n".to_string(),
@@ -485,7 +485,7 @@ fn run_config() -> Outcome {
     let shell = format!("{}/test/config:shell", registry.host());
     let seen = step05(
         store.path(),
-        &["run", &shell, "echo $GREETING; pwd; id -u; id -g"],
+        &["run-image", &shell, "echo $GREETING; pwd; id -u; id -g"],
     );
     check_eq(
         (text(&seen), seen.status.code()),
@@ -502,7 +502,7 @@ fn run_image() -> Outcome {
     let pulled = step05(store.path(), &["pull", "--quiet", &image]);
     check(pulled.status.success(), || text(&pulled))?;
     // The image's own command.
-    let own = step05(store.path(), &["run", &image]);
+    let own = step05(store.path(), &["run-image", &image]);
     check_eq(
         (text(&own), own.status.code()),
         ("hello from berth\n".to_string(), Some(0)),
@@ -513,7 +513,7 @@ fn run_image() -> Outcome {
     let script = "head -1 /etc/passwd; ls /etc/hostname 2>&1; ls /home; exit 3";
     // The image's Entrypoint is `sh -c`: a command replaces only its Cmd,
     // as with docker run.
-    let seen = step05(store.path(), &["run", &image, script]);
+    let seen = step05(store.path(), &["run-image", &image, script]);
     check_eq(
         (text(&seen), seen.status.code()),
         (

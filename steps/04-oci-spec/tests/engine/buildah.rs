@@ -93,7 +93,7 @@ impl<'a> Buildah<'a> {
         let said: String = ran
             .out
             .lines()
-            .filter(|l| !l.starts_with("warning: process.capabilities.ambient"))
+            .filter(|l| !l.starts_with("step-04: warning: process.capabilities.ambient"))
             .map(|l| format!("{l}\n"))
             .collect();
         Ok(format!(

@@ -72,7 +72,7 @@ pub(super) fn same_under_both(source: &str, config: &Value, root: &Path) -> Resu
     // capabilities), as the specification asks; runc is silent.
     let ours_quiet: String = ours
         .lines()
-        .filter(|l| !l.starts_with("warning: "))
+        .filter(|l| !l.starts_with("step-04: warning: "))
         .map(|l| format!("{l}\n"))
         .collect();
     let ours = same(source, runc, ours_quiet)?;

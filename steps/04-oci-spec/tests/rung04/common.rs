@@ -12,8 +12,20 @@ use std::process::{Command, Output, Stdio};
 use berth::rootfs::busybox;
 use serde_json::{json, Value};
 
-/// Our runtime, rung 04.
-pub const OURS: &str = env!("CARGO_BIN_EXE_step-04");
+/// Our runtime: rung 04's binary, or a later rung's (every rung from 04 up
+/// keeps rung 04's promises). The test binary's `main` names it once.
+static OURS: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Name the binary the trials run as "ours".
+pub fn set_rung(program: &'static str) {
+    OURS.set(program).expect("set_rung is called once, by main");
+}
+
+/// The binary `set_rung` named.
+pub fn rung() -> &'static str {
+    OURS.get()
+        .expect("main calls set_rung before running the trials")
+}
 
 /// A runtime binary with a state root of its own for one test.
 pub struct Runtime {
@@ -106,7 +118,7 @@ pub fn bundle(tag: &str, args: &[&str], edit: impl Fn(&mut Value)) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("berth-bundle-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
-    let spec = Command::new(OURS)
+    let spec = Command::new(rung())
         .args(["spec", "--bundle"])
         .arg(&dir)
         .status()
