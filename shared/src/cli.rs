@@ -77,6 +77,13 @@ impl NamespaceArgs {
 }
 // ANCHOR_END: container
 
+/// Print the library's warnings on stderr as `rung: warning: …` (the
+/// library hands them over instead of printing them: see
+/// [`warning`](crate::warning)).
+pub fn print_warnings(rung: &'static str) {
+    crate::warning::set_handler(move |message| eprintln!("{rung}: warning: {message}"));
+}
+
 // ANCHOR: exit
 /// The help text's last paragraph, the same for every rung.
 pub const EXIT_STATUS_HELP: &str = "Exit status: the command's; 128+N if signal N killed it; \

@@ -20,9 +20,17 @@
 //! | [`init`] what PID 1 owes the processes under it | 01 | 1 |
 //! | [`mount`] private mount propagation and a fresh `/proc` | 01 | 1 |
 //! | [`cli`] the command-line pieces rungs share | 01 | 1 |
+//! | [`error`] the library's errors, and the exit statuses they become | 01 | 1 |
+//! | [`warning`] warnings, handed to the binary instead of printed | 01 | 1 |
 //! | [`cgroup`] cgroups v2 and v1: limits, joining, counters, removal | 02 | 2 |
 //! | [`rootfs`] layers, overlayfs, /dev and /proc, pivot_root, volumes | 03 | 3 |
-//! | [`oci`] bundles, config.json, the create/start/state/kill/delete lifecycle | 04 | 4 |
+//! | [`dirs`] where state and data go: /run and /var/lib, or XDG for a user | 03 | 3 |
+//! | [`oci`] bundles, config.json, the create/start/state/kill/delete lifecycle, runc's command line | 04 | 4 |
+//! | [`image`] references, digests, the content-addressed store, layers, bundles from images | 05 | 5 |
+//! | [`registry`] the distribution protocol: manifests, blobs, tokens | 05 | 5 |
+//!
+//! Rung 04 also adds to rung 01's set-up sequence (`container::lifecycle`,
+//! `sync`'s round trips): what an OCI runtime needs and rung 01 does not.
 //!
 //! `cargo doc -p step-01 --open` shows this page as a learner at rung 01
 //! sees it.

@@ -25,7 +25,9 @@
 //! dropped, so no error path can leak one.
 
 pub mod args;
+#[cfg(feature = "step-04")]
 pub mod devices;
+#[cfg(feature = "step-04")]
 pub mod tuning;
 pub mod v1;
 pub mod v2;
@@ -58,8 +60,10 @@ pub struct Limits {
     /// Bandwidth limits on block devices.
     pub io: Vec<IoLimit>,
     /// Which device nodes it may use (rung 04); empty: no rules of its own.
+    #[cfg(feature = "step-04")]
     pub devices: Vec<devices::DeviceRule>,
     /// The rest of an OCI bundle's `linux.resources` (rung 04).
+    #[cfg(feature = "step-04")]
     pub tuning: tuning::Tuning,
 }
 
@@ -191,6 +195,8 @@ fn wanted(limits: &Limits) -> Vec<&'static str> {
     if !limits.io.is_empty() {
         wanted.push("io");
     }
+    // Rung 04: the controllers the rest of linux.resources needs.
+    #[cfg(feature = "step-04")]
     for controller in limits.tuning.controllers() {
         if !wanted.contains(&controller) {
             wanted.push(controller);

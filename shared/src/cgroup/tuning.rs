@@ -177,9 +177,13 @@ impl Tuning {
 }
 
 /// v1's cpuset controller starts a new cgroup with no CPUs and no memory
-/// nodes, and no process can join it like that: give `dir` its parent's,
-/// as `cgroup.clone_children` would.
-pub fn inherit_cpuset(dir: &Path) -> Result<()> {
+/// nodes, and no process can join it like that: give `dir`, if it is in
+/// `controller`'s hierarchy and that is cpuset's, its parent's, as
+/// `cgroup.clone_children` would.
+pub fn inherit_cpuset(controller: &str, dir: &Path) -> Result<()> {
+    if controller != "cpuset" {
+        return Ok(());
+    }
     let parent = dir.parent().unwrap_or(dir);
     for name in ["cpuset.cpus", "cpuset.mems"] {
         if read(&dir.join(name))?.trim().is_empty() {

@@ -23,7 +23,9 @@ pub(super) fn create(
     mounts: &[(String, PathBuf)],
     relative: &Path,
 ) -> Result<()> {
+    #[allow(unused_mut)] // (rung 04 adds to it)
     let mut controllers = super::wanted(&cgroup.limits);
+    #[cfg(feature = "step-04")]
     if !cgroup.limits.devices.is_empty() {
         controllers.push("devices"); // v1 only: in v2 it is a BPF program
     }
@@ -41,14 +43,12 @@ pub(super) fn create(
         for part in relative.parent().into_iter().flat_map(Path::iter) {
             parent.push(part);
             mkdir(&parent, &mut cgroup.parents)?;
-            if controller == "cpuset" {
-                super::tuning::inherit_cpuset(&parent)?;
-            }
+            #[cfg(feature = "step-04")]
+            super::tuning::inherit_cpuset(controller, &parent)?;
         }
         mkdir_new(&dir)?;
-        if controller == "cpuset" {
-            super::tuning::inherit_cpuset(&dir)?;
-        }
+        #[cfg(feature = "step-04")]
+        super::tuning::inherit_cpuset(controller, &dir)?;
         cgroup.dirs.push((controller.to_string(), dir));
     }
     set_limits(&cgroup.dirs, &cgroup.limits)
@@ -84,6 +84,7 @@ fn set_limits(dirs: &[(String, PathBuf)], limits: &Limits) -> Result<()> {
             ));
         }
     }
+    #[cfg(feature = "step-04")]
     if let Some(dir) = dir_of(dirs, "devices") {
         super::devices::apply_v1(dir, &limits.devices)?;
     }
@@ -119,7 +120,10 @@ fn set_limits(dirs: &[(String, PathBuf)], limits: &Limits) -> Result<()> {
             }
         }
     }
-    limits.tuning.apply_v1(dirs)
+    // Rung 04: the rest of linux.resources.
+    #[cfg(feature = "step-04")]
+    limits.tuning.apply_v1(dirs)?;
+    Ok(())
 }
 // ANCHOR_END: limits
 

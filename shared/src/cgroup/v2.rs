@@ -54,6 +54,7 @@ pub(super) fn create(cgroup: &mut Cgroup, root: &Path, relative: &Path) -> Resul
 
 // ANCHOR: limits
 fn set_limits(dir: &Path, limits: &Limits) -> Result<()> {
+    #[cfg(feature = "step-04")]
     if !limits.devices.is_empty() {
         super::devices::apply_v2(dir, &limits.devices)?;
     }
@@ -94,7 +95,10 @@ fn set_limits(dir: &Path, limits: &Limits) -> Result<()> {
         }
         write(&dir.join("io.max"), &line)?;
     }
-    limits.tuning.apply_v2(dir)
+    // Rung 04: the rest of linux.resources.
+    #[cfg(feature = "step-04")]
+    limits.tuning.apply_v2(dir)?;
+    Ok(())
 }
 // ANCHOR_END: limits
 

@@ -59,7 +59,7 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
     let spec = &bundle.spec;
     let (parent, name) = cgroup_path(spec, id);
     let cgroup = Cgroup::create(&Hierarchy::detect()?, &parent, &name, &limits(spec)?)?;
-    let hooks = CreateHooks::new(spec, id, &bundle.dir, store.dir(id).join("hooks.json"));
+    let hooks = CreateHooks::new(spec, id, &bundle.dir);
     let console = console(spec, options.console_socket.as_deref())?;
     let container = container(bundle, &cgroup, hooks, console, options.no_pivot)?
         .preserve_fds(options.preserve_fds);

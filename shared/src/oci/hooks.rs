@@ -27,7 +27,6 @@
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,6 +34,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{Hook, Hooks, Spec};
 use serde_json::{json, Value};
 
+use crate::container::lifecycle::{Answer, Ask};
 use crate::container::Stage;
 use crate::{Error, Result};
 
@@ -136,35 +136,31 @@ fn any(hooks: &Option<Vec<Hook>>) -> bool {
 /// Stage: the hooks of `create` (prestart, createRuntime, createContainer)
 /// and `start`'s startContainer, which runs in the container's process.
 ///
-/// The runtime-side hooks run in `in_parent`, once the process and its
-/// namespaces exist. The container-side ones need the state too, with the
-/// PID only the runtime knows: it writes the state to a file in the
-/// container's state directory, which the child reads before its root
-/// changes.
+/// The runtime-side hooks run in `in_parent`, once the process exists and
+/// is in its namespaces. The container-side ones need the state too, with
+/// the PID only the runtime knows: the child asks for it in a round trip
+/// before Go, and keeps it for createContainer and startContainer.
 pub struct CreateHooks {
     hooks: Hooks,
     state: Value,
-    file: PathBuf,
-    /// The state, as the child read it (for startContainer).
+    /// The state, as the child received it (for the container-side hooks).
     inside: Option<Value>,
 }
 
 impl CreateHooks {
-    /// The stage for `spec`'s hooks; `file` is where to leave the state for
-    /// the container-side hooks.
-    pub fn new(
-        spec: &Spec,
-        id: &str,
-        bundle: &std::path::Path,
-        file: PathBuf,
-    ) -> Option<CreateHooks> {
+    /// The stage for `spec`'s hooks.
+    pub fn new(spec: &Spec, id: &str, bundle: &std::path::Path) -> Option<CreateHooks> {
         let hooks = spec.hooks().clone()?;
         Some(CreateHooks {
             hooks,
             state: state(spec, id, "creating", 0, bundle),
-            file,
             inside: None,
         })
+    }
+
+    /// Whether any hook runs inside the container.
+    fn inside_hooks(&self) -> bool {
+        any(self.hooks.create_container()) || any(self.hooks.start_container())
     }
 }
 
@@ -173,31 +169,38 @@ impl Stage for CreateHooks {
         "the hooks"
     }
 
+    fn in_child_first(&mut self, runtime: &Ask) -> Result<()> {
+        if self.inside_hooks() {
+            let answer = runtime.ask()?;
+            let state = serde_json::from_slice(&answer.data)
+                .map_err(|e| Error::Invalid(format!("the hooks' state: {e}")))?;
+            self.inside = Some(state);
+        }
+        Ok(())
+    }
+
+    fn answer(&mut self, child: Pid) -> Result<Answer> {
+        self.state["pid"] = json!(child.as_raw());
+        Ok(Answer {
+            data: self.state.to_string().into_bytes(),
+            fds: Vec::new(),
+        })
+    }
+
     fn in_parent(&mut self, child: Pid) -> Result<()> {
         self.state["pid"] = json!(child.as_raw());
         #[allow(deprecated)]
         let prestart = self.hooks.prestart().clone().unwrap_or_default();
         run("prestart", &prestart, &self.state)?;
         let create_runtime = self.hooks.create_runtime().clone().unwrap_or_default();
-        run("createRuntime", &create_runtime, &self.state)?;
-        if any(self.hooks.create_container()) || any(self.hooks.start_container()) {
-            std::fs::write(&self.file, self.state.to_string())
-                .map_err(|e| Error::Invalid(format!("writing {}: {e}", self.file.display())))?;
-        }
-        Ok(())
+        run("createRuntime", &create_runtime, &self.state)
     }
 
     fn in_child(&mut self) -> Result<()> {
-        if !any(self.hooks.create_container()) && !any(self.hooks.start_container()) {
-            return Ok(());
+        if let Some(state) = &self.inside {
+            let create_container = self.hooks.create_container().clone().unwrap_or_default();
+            run("createContainer", &create_container, state)?;
         }
-        let text = std::fs::read_to_string(&self.file)
-            .map_err(|e| Error::Invalid(format!("reading {}: {e}", self.file.display())))?;
-        let state: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::Invalid(format!("reading {}: {e}", self.file.display())))?;
-        let create_container = self.hooks.create_container().clone().unwrap_or_default();
-        run("createContainer", &create_container, &state)?;
-        self.inside = Some(state);
         Ok(())
     }
 

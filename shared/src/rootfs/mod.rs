@@ -37,8 +37,11 @@ use crate::container::Stage;
 use crate::{Error, Result};
 pub use volume::Volume;
 
-/// Where the runtime keeps each container's writable layer and work files.
-pub const STATE_DIR: &str = "/run/berth";
+/// Where the runtime keeps each container's writable layer and work files:
+/// `/run/berth` for root (see [`crate::dirs::runtime`]).
+pub fn state_dir() -> PathBuf {
+    crate::dirs::runtime("berth")
+}
 
 /// What the root filesystem is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +101,7 @@ pub struct Paths {
 
 impl Paths {
     fn new(name: &str) -> Paths {
-        let dir = Path::new(STATE_DIR).join(name);
+        let dir = state_dir().join(name);
         Paths {
             upper: dir.join("upper"),
             work: dir.join("work"),
@@ -260,7 +263,7 @@ impl Stage for Rootfs {
         } else {
             let _ = fs::remove_dir_all(&self.paths.dir);
             // The shared parent goes when its last container does.
-            let _ = fs::remove_dir(STATE_DIR);
+            let _ = fs::remove_dir(state_dir());
         }
     }
     // ANCHOR_END: cleanup
@@ -278,7 +281,7 @@ impl Drop for Rootfs {
 /// (killed with SIGKILL): those named `…-PID` for a PID that no longer
 /// exists and that hold no kept layer.
 fn sweep_stale() {
-    let Ok(entries) = fs::read_dir(STATE_DIR) else {
+    let Ok(entries) = fs::read_dir(state_dir()) else {
         return;
     };
     for entry in entries.flatten() {

@@ -38,6 +38,7 @@ struct Args {
 // ANCHOR_END: args
 
 fn main() -> ExitCode {
+    berth::cli::print_warnings("step-02");
     let args = Args::parse();
     let outcome = if args.command.command.is_empty() {
         demo::run(&args.namespaces, &args.limits)

@@ -48,6 +48,7 @@ struct Args {
 // ANCHOR_END: args
 
 fn main() -> ExitCode {
+    berth::cli::print_warnings("step-03");
     let args = Args::parse();
     let outcome =
         if args.command.command.is_empty() && args.rootfs.source().ok().flatten().is_none() {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use berth::rootfs::{busybox, STATE_DIR};
+use berth::rootfs::{busybox, state_dir};
 use berth::testing::{
     check, check_eq, test, wait_for_output, wait_with_timeout, Needs, Outcome, Rung, Trial,
 };
@@ -116,7 +116,7 @@ fn run_with_pid(args: &[&str]) -> (berth::testing::Run, u32) {
 /// The state directories, of the runtimes with these PIDs, still there.
 fn left_behind(pids: &[u32]) -> Vec<PathBuf> {
     pids.iter()
-        .map(|pid| Path::new(STATE_DIR).join(format!("step-03-{pid}")))
+        .map(|pid| state_dir().join(format!("step-03-{pid}")))
         .filter(|dir| dir.exists())
         .collect()
 }
@@ -238,14 +238,11 @@ fn keep() -> Outcome {
     let line = run
         .stderr
         .lines()
-        .find(|l| l.starts_with("kept the writable layer: "));
-    let upper = PathBuf::from(
-        line.ok_or(format!("no 'kept' line: {}", run.stderr))?
-            .trim_start_matches("kept the writable layer: "),
-    );
+        .find_map(|l| l.strip_prefix("step-03: warning: kept the writable layer: "));
+    let upper = PathBuf::from(line.ok_or(format!("no 'kept' line: {}", run.stderr))?);
     let note = fs::read_to_string(upper.join("note")).unwrap_or_default();
     let _ = fs::remove_dir_all(upper.parent().unwrap());
-    let _ = fs::remove_dir(STATE_DIR);
+    let _ = fs::remove_dir(state_dir());
     check_eq(note.as_str(), "kept\n", "the kept layer's file")
 }
 
@@ -359,7 +356,7 @@ fn swept_after_sigkill() -> Outcome {
         .spawn()
         .unwrap();
     wait_for_output(&mut child, "ready", Duration::from_secs(10))?;
-    let dir = Path::new(STATE_DIR).join(format!("step-03-{}", child.id()));
+    let dir = state_dir().join(format!("step-03-{}", child.id()));
     check(dir.exists(), || {
         format!("{} should exist while it runs", dir.display())
     })?;

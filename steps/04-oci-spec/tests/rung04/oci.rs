@@ -64,6 +64,11 @@ pub fn trials() -> Vec<Trial> {
             hook_order,
         ),
         test(
+            "runtime_hooks_find_the_container_in_its_joined_namespaces_as_with_runc",
+            Needs::RootAnd("runc"),
+            hooks_see_joined_netns,
+        ),
+        test(
             "a_failing_or_hanging_hook_fails_create_and_leaves_nothing",
             Needs::Root,
             failing_hooks,
@@ -653,6 +658,62 @@ fn join_netns() -> Outcome {
         format!("net:[{}]", inode.unwrap()),
         "the container's network namespace",
     )
+}
+
+/// What the prestart and createRuntime hooks of `program` find as the
+/// network namespace of the container's process, when the bundle joins
+/// the namespace `ip netns add` made: one line per hook.
+fn netns_seen_by_hooks(program: &str) -> std::result::Result<(String, String), String> {
+    let name = format!("berth-hooks-{}-{}", name(program), std::process::id());
+    let added = Command::new("ip").args(["netns", "add", &name]).status();
+    if !added.is_ok_and(|s| s.success()) {
+        return Err(format!("ip netns add {name} failed"));
+    }
+    let path = format!("/var/run/netns/{name}");
+    let inode = fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let log = std::env::temp_dir().join(format!("{name}.log"));
+    let _ = fs::remove_file(&log);
+    // The state on the hook's stdin holds the container's PID.
+    let hook = |kind: &str| {
+        let script = format!(
+            "pid=$(sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p'); echo {kind} $(readlink /proc/$pid/ns/net) >> {}",
+            log.display()
+        );
+        json!([{"path": "/bin/sh", "args": ["sh", "-c", script]}])
+    };
+    let dir = bundle(
+        &format!("hooksns-{}", super::common::name(program)),
+        &["true"],
+        |c| {
+            join(c, "network", &path);
+            c["hooks"] =
+                json!({"prestart": hook("prestart"), "createRuntime": hook("createRuntime")});
+        },
+    );
+    let rt = Runtime::new(program, "hooksns");
+    let created = rt.run(&["create", "--bundle", dir.to_str().unwrap(), "n1"]);
+    let deleted = rt.run(&["delete", "--force", "n1"]);
+    let _ = Command::new("ip").args(["netns", "delete", &name]).status();
+    let _ = fs::remove_dir_all(&dir);
+    let seen = fs::read_to_string(&log).unwrap_or_default();
+    let _ = fs::remove_file(&log);
+    if !created.status.success() || !deleted.status.success() {
+        return Err(format!("{program}: {}{}", text(&created), text(&deleted)));
+    }
+    let want = format!("net:[{}]", inode.map_err(|e| e.to_string())?);
+    Ok((seen, want))
+}
+
+fn hooks_see_joined_netns() -> Outcome {
+    for program in [rung(), "runc"] {
+        let (seen, want) = netns_seen_by_hooks(program)?;
+        check_eq(
+            seen,
+            format!("prestart {want}\ncreateRuntime {want}\n"),
+            &format!("the namespace {program}'s runtime hooks find the container in"),
+        )?;
+    }
+    Ok(())
 }
 
 fn join_pidns() -> Outcome {

@@ -1,0 +1,68 @@
+//! A probe for the set-up sequence's round trips (run by
+//! `tests/setup.rs`): is the container's first process dumpable while the
+//! runtime acts on it in a round trip asked with `ask_dumpable`, and not
+//! dumpable again afterwards?
+//!
+//! Dumpability shows in who owns the files under `/proc/PID` (though not
+//! the directory itself): the process's own user when it is dumpable,
+//! root when it is not. So the probe drops to an
+//! unprivileged user (given as its argument) before it starts a container
+//! with no namespaces, and the runtime's half of each round trip reports
+//! the owner of `/proc/PID/uid_map` — the file rung 06's runtime, or its
+//! `newuidmap`, writes the child's uid map into.
+
+use std::os::unix::fs::MetadataExt;
+
+use berth::container::lifecycle::{Answer, Ask};
+use berth::container::{Container, Stage};
+use nix::unistd::{setresgid, setresuid, Gid, Pid, Uid};
+
+/// Asks twice: once dumpable, once not, and prints what the runtime saw.
+struct Probe;
+
+impl Stage for Probe {
+    fn name(&self) -> &'static str {
+        "the dumpability probe"
+    }
+
+    fn in_child_first(&mut self, runtime: &Ask) -> berth::Result<()> {
+        let during = runtime.ask_dumpable()?;
+        let after = runtime.ask()?;
+        println!(
+            "during the round trip: {}\nafter it: {}",
+            String::from_utf8_lossy(&during.data),
+            String::from_utf8_lossy(&after.data)
+        );
+        Ok(())
+    }
+
+    fn answer(&mut self, child: Pid) -> berth::Result<Answer> {
+        let owner = std::fs::metadata(format!("/proc/{child}/uid_map"))
+            .map(|m| format!("uid_map owned by {}", m.uid()))
+            .unwrap_or_else(|e| format!("uid_map: {e}"));
+        Ok(Answer {
+            data: owner.into_bytes(),
+            fds: Vec::new(),
+        })
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let id: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .expect("usage: dumpable-probe UID");
+    setresgid(Gid::from_raw(id), Gid::from_raw(id), Gid::from_raw(id)).expect("setresgid");
+    setresuid(Uid::from_raw(id), Uid::from_raw(id), Uid::from_raw(id)).expect("setresuid");
+    let container = Container::new(vec!["true".into()])
+        .expect("a command")
+        .init(false)
+        .stage(Probe);
+    berth::cli::exit_status(
+        "dumpable-probe",
+        container
+            .run()
+            .map(|status| status.code())
+            .map_err(anyhow::Error::from),
+    )
+}
