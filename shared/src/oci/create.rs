@@ -12,7 +12,7 @@ use super::mounts::BundleRoot;
 use super::process::ProcessSetup;
 use super::scheduling::Scheduling;
 use super::seccomp::Filter;
-use super::state::{check_id, now, write_pid_file, State, Status, Store, Stored};
+use super::state::{check_id, now, start_time, write_pid_file, State, Status, Store, Stored};
 use super::tty::Console;
 use super::Bundle;
 use crate::cgroup::devices::DeviceRule;
@@ -40,15 +40,11 @@ pub struct Options {
 /// set up and waiting for `start`. On any error, nothing is left behind.
 pub fn create(store: &Store, id: &str, bundle: &Path, options: &Options) -> Result<State> {
     check_id(id)?;
-    let _lock = store.lock()?;
+    // The ID's folder, made and locked: held through the hooks, but only
+    // this container waits on it.
+    let _lock = store.reserve(id)?;
     let dir = store.dir(id);
-    if dir.exists() {
-        return Err(Error::Invalid(format!("container {id:?} already exists")));
-    }
-    let bundle = Bundle::load(bundle)?;
-    fs::create_dir_all(&dir)
-        .map_err(|e| Error::Invalid(format!("creating {}: {e}", dir.display())))?;
-    let created = create_in(store, id, &bundle, options);
+    let created = Bundle::load(bundle).and_then(|bundle| create_in(store, id, &bundle, options));
     if created.is_err() {
         let _ = fs::remove_dir_all(&dir);
     }
@@ -89,6 +85,7 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
     // From here on the cgroup belongs to the container, until `delete`.
     store.save(&Stored {
         state: state.clone(),
+        start_time: start_time(pid.as_raw()).unwrap_or(0),
         cgroup: cgroup.keep(),
         hooks: spec.hooks().clone(),
         annotations: spec.annotations().clone(),

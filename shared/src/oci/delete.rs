@@ -2,11 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::hooks;
-use super::state::{alive, Status, Store};
+use super::state::{alive, signal, Status, Store};
 use crate::cgroup::Cgroup;
 use crate::{Error, Result};
 
@@ -15,9 +14,9 @@ use crate::{Error, Result};
 /// container must be stopped first, unless `force`; a created one (whose
 /// program never ran) is killed, as runc does.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
-    let _lock = store.lock()?;
+    let _lock = store.lock(id)?;
     let stored = store.load(id)?;
-    let pid = stored.state.pid;
+    let (pid, started) = (stored.state.pid, stored.start_time);
     match stored.state.status {
         Status::Stopped => {}
         Status::Running if !force => {
@@ -26,9 +25,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
             )))
         }
         _ => {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = signal(pid, started, Signal::SIGKILL);
             let deadline = Instant::now() + Duration::from_secs(10);
-            while alive(pid) && Instant::now() < deadline {
+            while alive(pid, started) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }

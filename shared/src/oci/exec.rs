@@ -56,7 +56,7 @@ pub enum Exec {
 /// Run `options.process` inside container `id`.
 pub fn exec(store: &Store, id: &str, options: &Options) -> Result<Exec> {
     let stored = {
-        let _lock = store.lock()?;
+        let _lock = store.lock(id)?;
         store.load(id)?
     };
     if !matches!(stored.state.status, Status::Created | Status::Running) {

@@ -109,10 +109,19 @@ fn run_one(hook: &Hook, state: &Value) -> std::result::Result<(), String> {
 // ANCHOR_END: run
 
 /// The state a hook reads on its standard input: the specification's
-/// fields only.
-pub fn state(spec: &Spec, id: &str, status: &str, pid: i32, bundle: &std::path::Path) -> Value {
+/// fields only (`pid` while there is a process, `annotations` if any).
+/// `create` makes it from the bundle, `start` and `delete` from what the
+/// state directory kept: one document either way.
+pub fn state(
+    version: &str,
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &std::path::Path,
+    annotations: Option<&std::collections::HashMap<String, String>>,
+) -> Value {
     let mut state = json!({
-        "ociVersion": spec.version(),
+        "ociVersion": version,
         "id": id,
         "status": status,
         "bundle": bundle,
@@ -120,7 +129,7 @@ pub fn state(spec: &Spec, id: &str, status: &str, pid: i32, bundle: &std::path::
     if pid > 0 {
         state["pid"] = json!(pid);
     }
-    if let Some(annotations) = spec.annotations() {
+    if let Some(annotations) = annotations {
         state["annotations"] = json!(annotations);
     }
     state
@@ -153,7 +162,14 @@ impl CreateHooks {
         let hooks = spec.hooks().clone()?;
         Some(CreateHooks {
             hooks,
-            state: state(spec, id, "creating", 0, bundle),
+            state: state(
+                spec.version(),
+                id,
+                "creating",
+                0,
+                bundle,
+                spec.annotations().as_ref(),
+            ),
             inside: None,
         })
     }

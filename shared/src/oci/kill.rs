@@ -30,20 +30,27 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
 /// process in its cgroup.
 pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
     let stored = store.load(id)?;
+    let not_running = || Error::Invalid(format!("container {id:?} is not running"));
     if stored.state.status == Status::Stopped {
-        return Err(Error::Invalid(format!("container {id:?} is not running")));
+        return Err(not_running());
     }
-    let mut pids = vec![stored.state.pid];
+    // The container's own process, only if it is still the one that
+    // started then (see `state::signal`).
+    if !super::state::signal(stored.state.pid, stored.start_time, signal)? {
+        return Err(not_running());
+    }
     if all {
-        for dir in &stored.cgroup {
-            pids.extend(crate::cgroup::procs(dir));
+        // The rest of its cgroup: processes listed there now are in it.
+        let others = stored
+            .cgroup
+            .iter()
+            .flat_map(|dir| crate::cgroup::procs(dir));
+        for pid in others.filter(|pid| *pid != stored.state.pid) {
+            match send(Pid::from_raw(pid), signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => return Err(Error::sys(format!("signalling process {pid}"), e)),
+            }
         }
-    }
-    pids.sort_unstable();
-    pids.dedup();
-    for pid in pids {
-        send(Pid::from_raw(pid), signal)
-            .map_err(|e| Error::sys(format!("signalling process {pid}"), e))?;
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::{Error, Result};
 /// completes the open the process is blocked in, and read the byte it
 /// writes to say so. Then it runs the program.
 pub fn start(store: &Store, id: &str) -> Result<()> {
-    let _lock = store.lock()?;
+    let _lock = store.lock(id)?;
     let mut stored = store.load(id)?;
     if stored.state.status != Status::Created {
         return Err(Error::Invalid(format!(

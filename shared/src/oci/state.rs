@@ -4,16 +4,27 @@
 //! `/run/step-04` by default) holding `state.json` and, between `create`
 //! and `start`, the FIFO its process waits on. Every change is written to
 //! a temporary file and renamed over the old one, so a reader never sees
-//! half a file; and every verb that changes a container holds a lock on the
-//! root, so two runs racing on one container cannot interleave.
+//! half a file; and every verb that changes a container holds a lock on
+//! *its* folder, so two runs racing on one container cannot interleave —
+//! while an engine creating forty containers at once is not serialised
+//! behind one lock (a `create` holds it through its hooks).
+//!
+//! A PID alone does not name a process for long: once the container's
+//! process has exited and been reaped, the kernel may give its PID to any
+//! new process. So the state also keeps the process's *start time*, and
+//! `state`, `kill` and `delete` act on the PID only while its start time
+//! still matches — as runc and crun do.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+
+use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
-use nix::sys::signal::kill;
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -63,6 +74,11 @@ pub struct Stored {
     /// The public state.
     #[serde(flatten)]
     pub state: State,
+    /// When its process started, in clock ticks after boot (field 22 of
+    /// `/proc/PID/stat`): with the PID, what tells it apart from a later
+    /// process given the same PID. 0: not known.
+    #[serde(default)]
+    pub start_time: u64,
     /// The container's cgroup directories.
     pub cgroup: Vec<PathBuf>,
     /// The hooks `start` and `delete` still have to run (poststart,
@@ -81,21 +97,17 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// The state a hook reads on its standard input.
+    /// The state a hook reads on its standard input (see
+    /// [`hooks::state`](super::hooks::state)).
     pub fn hook_state(&self, status: &str) -> serde_json::Value {
-        let mut state = serde_json::json!({
-            "ociVersion": self.state.oci_version,
-            "id": self.state.id,
-            "status": status,
-            "bundle": self.state.bundle,
-        });
-        if self.state.pid > 0 {
-            state["pid"] = serde_json::json!(self.state.pid);
-        }
-        if let Some(annotations) = &self.annotations {
-            state["annotations"] = serde_json::json!(annotations);
-        }
-        state
+        super::hooks::state(
+            &self.state.oci_version,
+            &self.state.id,
+            status,
+            self.state.pid,
+            &self.state.bundle,
+            self.annotations.as_ref(),
+        )
     }
 }
 // ANCHOR_END: state
@@ -106,7 +118,7 @@ pub struct Store {
     root: PathBuf,
 }
 
-/// Held while a verb changes containers; released when dropped.
+/// Held while a verb works on one container; released when dropped.
 pub struct Lock(#[allow(dead_code)] Flock<fs::File>);
 
 impl Store {
@@ -126,18 +138,50 @@ impl Store {
     }
 
     // ANCHOR: lock
-    /// Lock the whole root (an exclusive `flock` on its folder): simple,
-    /// and enough, since a verb holds it for milliseconds.
-    pub fn lock(&self) -> Result<Lock> {
-        fs::create_dir_all(&self.root).map_err(|e| {
-            Error::Invalid(format!("creating the root {}: {e}", self.root.display()))
-        })?;
-        let dir = fs::File::open(&self.root).map_err(|e| {
-            Error::Invalid(format!("opening the root {}: {e}", self.root.display()))
-        })?;
-        Flock::lock(dir, FlockArg::LockExclusive)
-            .map(Lock)
-            .map_err(|(_, e)| Error::sys(format!("locking {}", self.root.display()), e))
+    /// Reserve `id` for a new container: make its folder, and lock it.
+    ///
+    /// `mkdir` is the reservation: it either makes the folder or fails
+    /// because it exists, atomically, so two `create`s of one ID cannot
+    /// both succeed — no lock on the whole root is needed. A folder without
+    /// a `state.json` that nobody holds locked is what a `create` killed
+    /// half-way left: it is cleared and the ID reused.
+    pub fn reserve(&self, id: &str) -> Result<Lock> {
+        check_id(id)?;
+        fs::create_dir_all(&self.root)
+            .map_err(|e| Error::io("creating the state root", &self.root, e))?;
+        let dir = self.dir(id);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let stale = !dir.join("state.json").exists() && try_lock(&dir).is_some();
+                if !stale {
+                    return Err(Error::Invalid(format!("container {id:?} already exists")));
+                }
+                fs::remove_dir_all(&dir)
+                    .and_then(|()| fs::create_dir(&dir))
+                    .map_err(|e| Error::io("clearing a stale state folder", &dir, e))?;
+            }
+            Err(e) => return Err(Error::io("creating the state folder", &dir, e)),
+        }
+        self.lock(id)
+    }
+
+    /// Lock container `id`'s folder (an exclusive `flock`), waiting while
+    /// another verb holds it. If the folder went away while we waited (a
+    /// `delete` held the lock), the container does not exist.
+    pub fn lock(&self, id: &str) -> Result<Lock> {
+        check_id(id)?;
+        let dir = self.dir(id);
+        let missing = || Error::Invalid(format!("container {id:?} does not exist"));
+        let file = fs::File::open(&dir).map_err(|_| missing())?;
+        let lock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::sys(format!("locking {}", dir.display()), e))?;
+        let held = lock.metadata().map(|m| (m.dev(), m.ino()));
+        let now = fs::metadata(&dir).map(|m| (m.dev(), m.ino()));
+        match (held, now) {
+            (Ok(held), Ok(now)) if held == now => Ok(Lock(lock)),
+            _ => Err(missing()),
+        }
     }
     // ANCHOR_END: lock
 
@@ -149,7 +193,7 @@ impl Store {
             .map_err(|_| Error::Invalid(format!("container {id:?} does not exist")))?;
         let mut stored: Stored = serde_json::from_str(&text)
             .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        stored.state.status = self.current_status(&stored.state);
+        stored.state.status = self.current_status(&stored);
         if stored.state.status == Status::Stopped {
             stored.state.pid = 0;
         }
@@ -180,8 +224,9 @@ impl Store {
 
     /// Where the process is now: alive and waiting on the FIFO (created),
     /// alive (running), or gone (stopped).
-    fn current_status(&self, state: &State) -> Status {
-        if state.pid > 0 && alive(state.pid) {
+    fn current_status(&self, stored: &Stored) -> Status {
+        let state = &stored.state;
+        if state.pid > 0 && alive(state.pid, stored.start_time) {
             if self.fifo(&state.id).exists() {
                 Status::Created
             } else {
@@ -193,16 +238,81 @@ impl Store {
     }
 }
 
-/// Whether `pid` is a live process (a zombie has exited: not alive).
-pub fn alive(pid: i32) -> bool {
-    if kill(Pid::from_raw(pid), None).is_err() {
-        return false;
-    }
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    !stat
-        .rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'))
+/// Try to lock `dir` without waiting: `None` if someone holds it.
+fn try_lock(dir: &Path) -> Option<Flock<fs::File>> {
+    let file = fs::File::open(dir).ok()?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()
 }
+
+/// The fields of `/proc/PID/stat` after the command's name (which may hold
+/// spaces and parentheses, so the line is split after its *last* `)`):
+/// the state is the first, the start time the 20th.
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    Some(rest.split_whitespace().map(String::from).collect())
+}
+
+/// When process `pid` started, in clock ticks after boot; `None` if there
+/// is no such process.
+pub fn start_time(pid: i32) -> Option<u64> {
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+// ANCHOR: alive
+/// Whether `pid` is a live process (a zombie has exited: not alive) that
+/// started at `start_time` — not a later one that was given the same PID.
+/// A `start_time` of 0 (not known) checks the PID alone.
+pub fn alive(pid: i32, start_time: u64) -> bool {
+    let Some(fields) = stat_fields(pid) else {
+        return false;
+    };
+    let zombie = fields.first().is_some_and(|s| s == "Z" || s == "X");
+    let same = start_time == 0 || fields.get(19).and_then(|t| t.parse().ok()) == Some(start_time);
+    !zombie && same
+}
+
+/// Send `signal` to `pid` if it is still the process that started at
+/// `start_time`; `false` if that process is gone.
+///
+/// Checking, then calling kill(2), leaves a gap in which the PID could be
+/// reused. A *pidfd* closes it: `pidfd_open` pins the process the PID
+/// names now, the start time is checked after that, and
+/// `pidfd_send_signal` signals the pinned process — never a newcomer.
+pub fn signal(pid: i32, start_time: u64, signal: Signal) -> Result<bool> {
+    // SAFETY: pidfd_open takes a PID and flags, no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return match Errno::last() {
+            Errno::ESRCH => Ok(false),
+            errno => Err(Error::sys(format!("pidfd_open({pid})"), errno)),
+        };
+    }
+    // SAFETY: the kernel just returned this descriptor to us.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    if !alive(pid, start_time) {
+        return Ok(false);
+    }
+    // SAFETY: a descriptor we own, a signal number, no siginfo, no flags.
+    let sent = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal as i32,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    match sent {
+        0 => Ok(true),
+        _ if Errno::last() == Errno::ESRCH => Ok(false),
+        _ => Err(Error::sys(
+            format!("signalling process {pid}"),
+            Errno::last(),
+        )),
+    }
+}
+// ANCHOR_END: alive
 
 /// Check an ID before it becomes a folder name.
 pub fn check_id(id: &str) -> Result<()> {

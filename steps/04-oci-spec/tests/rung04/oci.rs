@@ -69,6 +69,12 @@ pub fn trials() -> Vec<Trial> {
             hooks_see_joined_netns,
         ),
         test(
+            "a_create_waiting_on_its_hooks_does_not_hold_up_another",
+            Needs::Root,
+            creates_in_parallel,
+        ),
+        test("a_reused_pid_is_never_signalled", Needs::Root, reused_pid),
+        test(
             "a_failing_or_hanging_hook_fails_create_and_leaves_nothing",
             Needs::Root,
             failing_hooks,
@@ -658,6 +664,85 @@ fn join_netns() -> Outcome {
         format!("net:[{}]", inode.unwrap()),
         "the container's network namespace",
     )
+}
+
+fn creates_in_parallel() -> Outcome {
+    // A's createRuntime hook takes 3 s; B, created meanwhile in the same
+    // root, must not wait for it (a lock on the whole root would make it).
+    let slow = bundle("slow-hook", &["true"], |c| {
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "3"]}]});
+    });
+    let quick = bundle("quick", &["true"], |_| {});
+    let rt = Runtime::new(rung(), "parallel");
+    let (slow_dir, quick_dir) = (slow.to_str().unwrap(), quick.to_str().unwrap());
+    let (a, b_took) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| rt.run(&["create", "--bundle", slow_dir, "a"]));
+        // Let A reach its hook first.
+        std::thread::sleep(Duration::from_millis(500));
+        let began = Instant::now();
+        let b = rt.run(&["create", "--bundle", quick_dir, "b"]);
+        let took = began.elapsed();
+        (a.join().unwrap(), (b, took))
+    });
+    let (b, took) = b_took;
+    let listed = rt.run(&["list", "-q"]);
+    for id in ["a", "b"] {
+        rt.run(&["delete", "--force", id]);
+    }
+    let _ = fs::remove_dir_all(&slow);
+    let _ = fs::remove_dir_all(&quick);
+    check(a.status.success() && b.status.success(), || {
+        format!("{}{}", text(&a), text(&b))
+    })?;
+    check(took < Duration::from_millis(1500), || {
+        format!("create b took {took:?} while a's hook ran: it waited for a's lock")
+    })?;
+    // Listed by creation time: b was done while a's hook still ran.
+    check_eq(
+        String::from_utf8_lossy(&listed.stdout).into_owned(),
+        "b\na\n".to_string(),
+        "both containers, listed",
+    )
+}
+
+fn reused_pid() -> Outcome {
+    // A created container's state names its process by PID and start time.
+    // Pretend the process is gone and its PID reused: point the state at
+    // another live process (same start time as before, so it no longer
+    // matches). The runtime must see a stopped container and leave that
+    // process alone.
+    let dir = bundle("reused", &["true"], |_| {});
+    let rt = Runtime::new(rung(), "reused");
+    let created = rt.run(&["create", "--bundle", dir.to_str().unwrap(), "r"]);
+    check(created.status.success(), || text(&created))?;
+    let mut bystander = Command::new("sleep").arg("30").spawn().unwrap();
+    let path = rt.root.join("r/state.json");
+    let mut state: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let container_pid = state["pid"].clone();
+    state["pid"] = json!(bystander.id());
+    fs::write(&path, state.to_string()).unwrap();
+    let status = rt.status("r");
+    let killed = rt.run(&["kill", "r", "KILL"]);
+    let bystander_alive = bystander.try_wait().unwrap().is_none();
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+    // Put the real PID back, so that delete can clean up.
+    state["pid"] = container_pid;
+    fs::write(&path, state.to_string()).unwrap();
+    let deleted = rt.run(&["delete", "--force", "r"]);
+    let _ = fs::remove_dir_all(&dir);
+    check_eq(
+        status.as_str(),
+        "stopped",
+        "the state of a container whose PID was reused",
+    )?;
+    check(!killed.status.success(), || {
+        "kill succeeded on a reused PID".into()
+    })?;
+    check(bystander_alive, || {
+        "the process that reused the PID was killed".into()
+    })?;
+    check(deleted.status.success(), || text(&deleted))
 }
 
 /// What the prestart and createRuntime hooks of `program` find as the
