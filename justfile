@@ -87,7 +87,11 @@ test:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     scripts/build-each-rung
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
-    cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+    # --include-ignored: the library's unit tests that need root or a real
+    # registry are #[ignore]d for a plain `cargo test`, so that they are
+    # reported as skipped with the reason; here they run. (The 200 MiB
+    # measurement stays `just bench`'s.)
+    cargo test --workspace --locked -- --include-ignored --skip large_blob_streams_in_constant_memory 2>&1 | tee target/test-output.txt
     scripts/test-in-microvm 2>&1 | tee -a target/test-output.txt
     mdbook build book
     scripts/test-summary target/test-output.txt

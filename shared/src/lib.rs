@@ -26,6 +26,7 @@
 //! | [`rootfs`] layers, overlayfs, /dev and /proc, pivot_root, volumes | 03 | 3 |
 //! | [`dirs`] where state and data go: /run and /var/lib, or XDG for a user | 03 | 3 |
 //! | [`oci`] bundles, config.json, the create/start/state/kill/delete lifecycle, runc's command line | 04 | 4 |
+//! | [`net`] a network namespace's loopback (rung 07 adds the rest) | 04 | 4 |
 //! | [`image`] references, digests, the content-addressed store, layers, bundles from images | 05 | 5 |
 //! | [`registry`] the distribution protocol: manifests, blobs, tokens | 05 | 5 |
 //!
@@ -53,6 +54,8 @@ pub mod image;
 pub mod init;
 #[cfg(feature = "step-01")]
 pub mod mount;
+#[cfg(feature = "step-04")]
+pub mod net;
 #[cfg(feature = "step-01")]
 pub mod ns;
 #[cfg(feature = "step-04")]

@@ -20,6 +20,21 @@ use nix::mount::{mount, MsFlags};
 use crate::container::Stage;
 use crate::{Error, Result};
 
+/// Bind-mount `path` onto itself, with everything mounted below it
+/// (`MS_BIND | MS_REC`): the way to make a directory a mount point of its
+/// own — which `pivot_root` asks of a new root, and a remount read-only of
+/// one path needs (used from rung 03 on).
+pub fn bind_self(path: &std::path::Path) -> Result<()> {
+    nix::mount::mount(
+        Some(path),
+        path,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys(format!("bind-mounting {} on itself", path.display()), e))
+}
+
 // ANCHOR: private
 /// Stop mount events from flowing between this mount namespace and the
 /// host's, in both directions, for every mount (`MS_REC`).

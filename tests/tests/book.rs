@@ -79,7 +79,7 @@ struct LocalRegistry(std::process::Child);
 impl LocalRegistry {
     fn start() -> Result<LocalRegistry, Unavailable> {
         use std::io::BufRead;
-        if let Some(why) = berth::registry::testing::Registry::unavailable(false) {
+        if let Some(why) = berth::registry::local::Registry::unavailable(false) {
             return Err(Unavailable(why));
         }
         for port in [5000, 5001] {

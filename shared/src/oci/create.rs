@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 
 use super::hooks::CreateHooks;
-use super::loopback::LoopbackUp;
 use super::mounts::BundleRoot;
 use super::process::ProcessSetup;
 use super::scheduling::Scheduling;
@@ -18,6 +17,7 @@ use super::Bundle;
 use crate::cgroup::devices::DeviceRule;
 use crate::cgroup::{Cgroup, CpuQuota, Hierarchy, Limits};
 use crate::container::Container;
+use crate::net::loopback::LoopbackUp;
 use crate::ns::{CgroupNamespace, Domainname, Hostname, Namespace};
 use crate::{Error, Result};
 
@@ -460,8 +460,3 @@ pub fn limits(spec: &Spec) -> Result<Limits> {
     })
 }
 // ANCHOR_END: limits
-
-/// Where the bundle's root filesystem is (for messages).
-pub fn rootfs_of(bundle: &Bundle) -> PathBuf {
-    bundle.rootfs.clone()
-}

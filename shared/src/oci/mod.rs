@@ -43,7 +43,6 @@ pub mod generate;
 pub mod hooks;
 pub mod inroot;
 pub mod kill;
-pub mod loopback;
 pub mod mounts;
 pub mod process;
 pub mod resources;

@@ -256,14 +256,7 @@ impl Stage for BundleRoot {
         let root = &self.rootfs;
         make_private()?;
         // pivot_root needs the new root to be a mount point.
-        mount(
-            Some(root),
-            root,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .map_err(|e| Error::sys(format!("bind-mounting {} on itself", root.display()), e))?;
+        crate::mount::bind_self(root)?;
         // Held open after the bind above, so it is the new mount's root.
         let inside = Root::open(root)?;
         for m in &self.mounts {
@@ -405,14 +398,7 @@ fn read_only(path: &Path) -> Result<()> {
         return Ok(());
     }
     let what = format!("making {} read-only", path.display());
-    mount(
-        Some(path),
-        path,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| Error::sys(&what, e))?;
+    crate::mount::bind_self(path)?;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC;
     mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(|e| Error::sys(&what, e))
 }

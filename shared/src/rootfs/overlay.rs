@@ -83,14 +83,7 @@ fn copy_layers(layers: &[PathBuf], merged: &Path) -> Result<()> {
     for layer in layers {
         copy_tree(layer, merged)?;
     }
-    mount(
-        Some(merged),
-        merged,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| Error::sys(format!("bind-mounting {} on itself", merged.display()), e))
+    crate::mount::bind_self(merged)
 }
 // ANCHOR_END: vfs
 

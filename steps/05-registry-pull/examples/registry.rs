@@ -17,7 +17,8 @@
 use std::io::Write;
 
 use anyhow::{anyhow, Context};
-use berth::registry::testing::{images, token_gate, Registry};
+use berth::registry::local::{images, Registry};
+use berth::registry::testing::token_gate;
 use clap::Parser;
 use nix::sys::signal::{SigSet, Signal};
 

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use anyhow::{anyhow, bail};
-use berth::registry::testing::{images, Registry, TempDir};
+use berth::registry::local::{images, Registry, TempDir};
 
 // ANCHOR: demo
 /// Run the demo; returns the exit status.
@@ -16,7 +16,7 @@ pub fn run() -> anyhow::Result<i32> {
     let registry = Registry::start().map_err(|e| anyhow!("starting docker-registry: {e}"))?;
     images::single_layer(&registry.pusher(), "demo/busybox", "latest")
         .map_err(|e| anyhow!("pushing the image: {e}"))?;
-    let store = TempDir::new("berth-demo-05")?;
+    let store = TempDir::with_prefix("berth-demo-05")?;
     let root = store.path().display().to_string();
     let image = format!("{}/demo/busybox", registry.host());
     let script = "echo \"I am $(id -un) in $(hostname), on layers:\"; grep -c overlay /proc/mounts";

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use berth::image::unpack::is_temporary;
-use berth::registry::testing::{images, write_auth_file, Registry, TempDir};
+use berth::registry::local::{images, write_auth_file, Registry, TempDir};
 use berth::testing::{check, check_eq, test, wait_with_timeout, Completion, Needs, Outcome, Trial};
 
 const OURS: &str = env!("CARGO_BIN_EXE_step-05");
@@ -85,7 +85,7 @@ fn text(out: &Output) -> String {
 fn pull_images_rmi() -> Outcome {
     let registry = Registry::start()?;
     let pushed = images::multi_layer(&registry.pusher(), "test/layers", "v1")?;
-    let store = TempDir::new("berth-step05-store").map_err(|e| e.to_string())?;
+    let store = TempDir::with_prefix("berth-step05-store").map_err(|e| e.to_string())?;
     let image = format!("{}/test/layers:v1", registry.host());
     let pulled = step05(store.path(), &["pull", "--quiet", &image]);
     check(pulled.status.success(), || text(&pulled))?;
@@ -120,7 +120,7 @@ fn pull_images_rmi() -> Outcome {
 }
 
 fn bad_reference() -> Outcome {
-    let store = TempDir::new("berth-step05-bad").map_err(|e| e.to_string())?;
+    let store = TempDir::with_prefix("berth-step05-bad").map_err(|e| e.to_string())?;
     let out = step05(store.path(), &["pull", "Busy Box:latest"]);
     check(
         !out.status.success() && text(&out).contains("invalid image reference"),
@@ -143,7 +143,7 @@ fn killed_pull() -> Outcome {
     let layer = images::zstd_layer(&images::tar_of(&[("big", Some(&data))]));
     drop(data);
     let pushed = images::push_image(&registry.pusher(), "test/big", "v1", &[layer], false)?;
-    let store = TempDir::new("berth-step05-killed").map_err(|e| e.to_string())?;
+    let store = TempDir::with_prefix("berth-step05-killed").map_err(|e| e.to_string())?;
     let image = format!("{}/test/big:v1", registry.host());
     let partial = store
         .path()
@@ -222,7 +222,7 @@ fn temporaries(store: &Path) -> Vec<String> {
 fn two_pulls_at_once() -> Outcome {
     let registry = Registry::start()?;
     let pushed = images::multi_layer(&registry.pusher(), "test/layers", "v1")?;
-    let store = TempDir::new("berth-step05-twice").map_err(|e| e.to_string())?;
+    let store = TempDir::with_prefix("berth-step05-twice").map_err(|e| e.to_string())?;
     let image = format!("{}/test/layers:v1", registry.host());
     // Both started before either has done anything, into one empty store.
     let spawn = || {
@@ -296,10 +296,10 @@ fn pulls_with_login() -> Outcome {
     let image = format!("{}/private/busybox:v1", registry.host());
     // A home of our own, and none of the variables that point elsewhere:
     // the test must not read (or depend on) the logins of whoever runs it.
-    let home = TempDir::new("berth-step05-home").map_err(|e| e.to_string())?;
-    let files = TempDir::new("berth-step05-auth").map_err(|e| e.to_string())?;
+    let home = TempDir::with_prefix("berth-step05-home").map_err(|e| e.to_string())?;
+    let files = TempDir::with_prefix("berth-step05-auth").map_err(|e| e.to_string())?;
     let pull = |env: &[(&str, &Path)]| -> Result<Output, String> {
-        let store = TempDir::new("berth-step05-login").map_err(|e| e.to_string())?;
+        let store = TempDir::with_prefix("berth-step05-login").map_err(|e| e.to_string())?;
         let mut command = Command::new(OURS);
         command
             .arg("--store")
@@ -337,7 +337,7 @@ fn pulls_with_login() -> Outcome {
     )?;
 
     // A wrong password: refused, naming the user, never the password.
-    let wrong_dir = TempDir::new("berth-step05-wrong").map_err(|e| e.to_string())?;
+    let wrong_dir = TempDir::with_prefix("berth-step05-wrong").map_err(|e| e.to_string())?;
     let wrong = write_auth_file(wrong_dir.path(), registry.host(), "learner", "guess");
     let refused = pull(&[("REGISTRY_AUTH_FILE", &wrong)])?;
     let said = text(&refused);
@@ -376,7 +376,7 @@ fn killed_unpack() -> Outcome {
     })?;
     let pushed = images::push_image(&registry.pusher(), "test/zeros", "v1", &[layer], false)?;
     let layer = hex(&pushed.layers[0].digest);
-    let store = TempDir::new("berth-step05-unpack").map_err(|e| e.to_string())?;
+    let store = TempDir::with_prefix("berth-step05-unpack").map_err(|e| e.to_string())?;
     let image = format!("{}/test/zeros:v1", registry.host());
 
     // A file size limit of 1 MiB (`ulimit -f`): the download fits, the
@@ -463,7 +463,7 @@ fn run_config() -> Outcome {
         "User": "nobody"
     });
     images::with_run_config(&registry.pusher(), "test/config", "shell", shell)?;
-    let store = TempDir::new("berth-step05-config").map_err(|e| e.to_string())?;
+    let store = TempDir::with_prefix("berth-step05-config").map_err(|e| e.to_string())?;
     for tag in ["v1", "shell"] {
         let image = format!("{}/test/config:{tag}", registry.host());
         let pulled = step05(store.path(), &["pull", "--quiet", &image]);
@@ -497,7 +497,7 @@ fn run_config() -> Outcome {
 fn run_image() -> Outcome {
     let registry = Registry::start()?;
     images::multi_layer(&registry.pusher(), "test/layers", "v1")?;
-    let store = TempDir::new("berth-step05-run").map_err(|e| e.to_string())?;
+    let store = TempDir::with_prefix("berth-step05-run").map_err(|e| e.to_string())?;
     let image = format!("{}/test/layers:v1", registry.host());
     let pulled = step05(store.path(), &["pull", "--quiet", &image]);
     check(pulled.status.success(), || text(&pulled))?;
