@@ -59,6 +59,24 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Content that does not hash to the digest that names it: a blob or
+    /// manifest a registry (or something between us and it) changed, a
+    /// layer whose unpacked bytes are not the image config's `diff_id`, a
+    /// damaged file in the store. Whatever it is, it was not kept.
+    #[error(
+        "{what} {expected} does not match its digest: its {bytes} bytes hash to {actual}; refused"
+    )]
+    DigestMismatch {
+        /// What was checked ("blob", "the manifest of …", "layer …").
+        what: String,
+        /// The digest that names it.
+        expected: String,
+        /// What its bytes hash to.
+        actual: String,
+        /// How many bytes were hashed.
+        bytes: u64,
+    },
+
     /// The user asked for something that cannot work.
     #[error("{0}")]
     Invalid(String),

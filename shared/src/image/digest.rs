@@ -111,6 +111,13 @@ impl Digest {
         Ok(hashing.digest())
     }
 
+    /// The digest of a file's contents, read as a stream (never whole).
+    pub fn of_file(path: &std::path::Path) -> Result<Digest> {
+        std::fs::File::open(path)
+            .and_then(Digest::of_reader)
+            .map_err(|e| Error::io("hashing", path, e))
+    }
+
     fn from_hasher(hasher: Sha256) -> Digest {
         Digest {
             hex: to_hex(&hasher.finalize()),
@@ -174,6 +181,9 @@ pub struct Verifier<W: Write> {
     inner: W,
     hasher: Sha256,
     written: u64,
+    /// An error of `inner` itself (a full disk), kept apart from errors
+    /// of whatever feeds the verifier (a broken connection).
+    failed: Option<io::Error>,
 }
 
 // ANCHOR: verify
@@ -184,6 +194,7 @@ impl<W: Write> Verifier<W> {
             inner,
             hasher: Sha256::new(),
             written: 0,
+            failed: None,
         }
     }
 
@@ -208,19 +219,33 @@ impl<W: Write> Verifier<W> {
         Digest::from_hasher(self.hasher.clone())
     }
 
+    /// The error the destination itself returned, if it failed (a full
+    /// disk): a download that failed *that* way must not be retried.
+    pub fn take_failure(&mut self) -> Option<io::Error> {
+        self.failed.take()
+    }
+
+    /// Whether the destination itself failed.
+    pub fn destination_failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
     /// Flush the writer and hand it back if the bytes hash to `expected`;
-    /// refuse them otherwise. The caller must not keep a refused blob:
-    /// whatever it holds, it is not what the manifest named.
-    pub fn finish(mut self, expected: &Digest) -> Result<W> {
+    /// refuse them otherwise ([`Error::DigestMismatch`], naming `what`).
+    /// The caller must not keep a refused blob: whatever it holds, it is
+    /// not what the manifest named.
+    pub fn finish(mut self, expected: &Digest, what: &str) -> Result<W> {
         self.inner
             .flush()
-            .map_err(|e| Error::Invalid(format!("writing blob {expected}: {e}")))?;
+            .map_err(|e| Error::Invalid(format!("writing {what} {expected}: {e}")))?;
         let actual = self.digest();
         if &actual != expected {
-            return Err(Error::Invalid(format!(
-                "blob {expected} has digest {actual} ({} bytes): refusing it",
-                self.written
-            )));
+            return Err(Error::DigestMismatch {
+                what: what.to_string(),
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+                bytes: self.written,
+            });
         }
         Ok(self.inner)
     }
@@ -230,10 +255,18 @@ impl<W: Write> Write for Verifier<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // Hash exactly what the inner writer accepted: a short write must
         // not hash bytes that never reached the file.
-        let count = self.inner.write(buf)?;
-        self.hasher.update(&buf[..count]);
-        self.written += count as u64;
-        Ok(count)
+        match self.inner.write(buf) {
+            Ok(count) => {
+                self.hasher.update(&buf[..count]);
+                self.written += count as u64;
+                Ok(count)
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.failed = Some(e);
+                Err(io::Error::new(kind, "writing the blob"))
+            }
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -241,6 +274,42 @@ impl<W: Write> Write for Verifier<W> {
     }
 }
 // ANCHOR_END: verify
+
+// ANCHOR: reading
+/// The same check for bytes that are *read*: a reader that passes every
+/// byte of `inner` through a [`Verifier`] on its way. The unpack reads a
+/// layer's uncompressed tar stream through one, so that what it wrote to
+/// disk is checked against the image config's `diff_id` for that layer.
+#[derive(Debug)]
+pub struct VerifyingReader<R: Read> {
+    inner: R,
+    verifier: Verifier<io::Sink>,
+}
+
+impl<R: Read> VerifyingReader<R> {
+    /// Start hashing what is read from `inner`.
+    pub fn new(inner: R) -> VerifyingReader<R> {
+        VerifyingReader {
+            inner,
+            verifier: Verifier::new(io::sink()),
+        }
+    }
+
+    /// Check that everything read so far hashes to `expected` (see
+    /// [`Verifier::finish`]).
+    pub fn finish(self, expected: &Digest, what: &str) -> Result<()> {
+        self.verifier.finish(expected, what).map(drop)
+    }
+}
+
+impl<R: Read> Read for VerifyingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.verifier.write_all(&buf[..count])?;
+        Ok(count)
+    }
+}
+// ANCHOR_END: reading
 
 /// A writer that only hashes (for [`Verifier::absorb`]).
 struct HashOnly<'a>(&'a mut Sha256);
@@ -313,7 +382,7 @@ mod tests {
         v.write_all(b"hel").unwrap();
         v.write_all(b"lo").unwrap();
         assert_eq!(v.bytes(), 5);
-        let written = v.finish(&Digest::parse(HELLO).unwrap()).unwrap();
+        let written = v.finish(&Digest::parse(HELLO).unwrap(), "blob").unwrap();
         assert_eq!(written, b"hello");
     }
 
@@ -321,15 +390,17 @@ mod tests {
     fn verifier_refuses_other_bytes() {
         let mut v = Verifier::new(Vec::new());
         v.write_all(b"hellO").unwrap();
-        let message = v
-            .finish(&Digest::parse(HELLO).unwrap())
-            .unwrap_err()
-            .to_string();
+        let error = v
+            .finish(&Digest::parse(HELLO).unwrap(), "blob")
+            .unwrap_err();
         let actual = Digest::of_bytes(b"hellO");
         assert_eq!(
-            message,
-            format!("blob {HELLO} has digest {actual} (5 bytes): refusing it")
+            error.to_string(),
+            format!(
+                "blob {HELLO} does not match its digest: its 5 bytes hash to {actual}; refused"
+            )
         );
+        assert!(matches!(error, Error::DigestMismatch { bytes: 5, .. }));
     }
 
     #[test]
@@ -337,8 +408,28 @@ mod tests {
         let mut v = Verifier::new(Vec::new());
         assert_eq!(v.absorb(&b"hel"[..]).unwrap(), 3);
         v.write_all(b"lo").unwrap();
-        let rest = v.finish(&Digest::parse(HELLO).unwrap()).unwrap();
+        let rest = v.finish(&Digest::parse(HELLO).unwrap(), "blob").unwrap();
         assert_eq!(rest, b"lo");
+    }
+
+    #[test]
+    fn a_reader_is_checked_as_it_is_read() {
+        let mut reading = VerifyingReader::new(&b"hello"[..]);
+        let mut text = String::new();
+        reading.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "hello");
+        reading
+            .finish(&Digest::parse(HELLO).unwrap(), "layer")
+            .unwrap();
+        let mut reading = VerifyingReader::new(&b"hellO"[..]);
+        io::copy(&mut reading, &mut io::sink()).unwrap();
+        let error = reading
+            .finish(&Digest::parse(HELLO).unwrap(), "layer")
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::DigestMismatch { bytes: 5, .. }),
+            "{error}"
+        );
     }
 
     #[test]

@@ -15,8 +15,11 @@ use super::digest::Digest;
 use super::reference::Reference;
 use super::store::Store;
 use super::unpack::unpack_atomically;
-use crate::registry::client::{progress_bar, sha256_file, Client, Options, Progress, Quiet};
+use crate::registry::client::{
+    platform_name, progress_bar, sha256_file, Client, Options, Progress, Quiet, ResolvedImage,
+};
 use crate::{Error, Result};
+use oci_spec::image::ImageConfiguration;
 
 /// A pulled image: its name, manifest, config and unpacked layers.
 #[derive(Debug, Clone)]
@@ -59,8 +62,12 @@ pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool)
     })? {
         downloaded += 1;
     }
+    let config_path = store.blob(&config)?;
+    let config_bytes = fs::read(&config_path)
+        .map_err(|e| Error::io("reading the image config", &config_path, e))?;
+    let diff_ids = checked_config(&config_bytes, &image, options.platform.is_some())?;
     let mut layers = Vec::new();
-    for layer in &image.layers {
+    for (layer, diff_id) in image.layers.iter().zip(&diff_ids) {
         let digest = layer.digest().to_string();
         let fetched = once(store, &digest, &mut repaired, |partial| {
             let mut progress: Box<dyn Progress> = if bars {
@@ -84,8 +91,8 @@ pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool)
             let blob = store.blob(&digest)?;
             let file = fs::File::open(&blob)
                 .map_err(|e| Error::Invalid(format!("{}: {e}", blob.display())))?;
-            unpack_atomically(file, layer.media_type().as_ref(), &dir)
-                .map_err(|e| Error::Invalid(format!("layer {digest}: {e}")))?;
+            unpack_atomically(file, layer.media_type().as_ref(), &dir, Some(diff_id))
+                .map_err(|e| Error::Invalid(format!("layer {digest}: {}", e.report())))?;
         }
         layers.push(dir);
     }
@@ -101,6 +108,52 @@ pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool)
     })
 }
 // ANCHOR_END: pull
+
+// ANCHOR: config
+/// The image config, checked before anything is named after it. It must be
+/// an OCI image configuration; be for the platform asked for, when one was
+/// (an index chose it, or `--platform` named it: a config for another
+/// machine means the index or the manifest lies); and name one `diff_id`
+/// per layer. Those are the digests of the layers *uncompressed*, which
+/// the unpack checks while it writes the files — so a layer whose blob
+/// matches the manifest but whose content is not the image's is refused
+/// too. Returns them, lowest layer first.
+fn checked_config(bytes: &[u8], image: &ResolvedImage, asked: bool) -> Result<Vec<Digest>> {
+    let what = format!("the image config {}", image.config.digest());
+    let config: ImageConfiguration = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Invalid(format!("{what} is not an OCI image configuration: {e}")))?;
+    let wanted = &image.platform;
+    let chosen = asked || image.index_digest.is_some();
+    if chosen && (config.os() != wanted.os() || config.architecture() != wanted.architecture()) {
+        return Err(Error::Invalid(format!(
+            "{what} is for {}/{}, not the {} it was resolved for",
+            config.os(),
+            config.architecture(),
+            platform_name(wanted)
+        )));
+    }
+    if config.rootfs().typ() != "layers" {
+        return Err(Error::Invalid(format!(
+            "{what}: rootfs.type is {:?}, not \"layers\"",
+            config.rootfs().typ()
+        )));
+    }
+    let diff_ids = config.rootfs().diff_ids();
+    if diff_ids.len() != image.layers.len() {
+        return Err(Error::Invalid(format!(
+            "{what} lists {} layers (rootfs.diff_ids), the manifest {}",
+            diff_ids.len(),
+            image.layers.len()
+        )));
+    }
+    diff_ids
+        .iter()
+        .map(|id| {
+            Digest::parse(id).map_err(|e| Error::Invalid(format!("{what}: rootfs.diff_ids: {e}")))
+        })
+        .collect()
+}
+// ANCHOR_END: config
 
 // ANCHOR: once
 /// Put blob `digest` in the store unless it is there, intact: `fetch`
@@ -167,11 +220,14 @@ fn check(path: &Path, digest: &str) -> Result<Stored> {
 fn write_checked(partial: &Path, digest: &str, bytes: &[u8]) -> Result<()> {
     let actual = Digest::of_bytes(bytes).to_string();
     if actual != digest {
-        return Err(Error::Invalid(format!(
-            "blob {digest} has digest {actual}: refusing it"
-        )));
+        return Err(Error::DigestMismatch {
+            what: "blob".into(),
+            expected: digest.to_string(),
+            actual,
+            bytes: bytes.len() as u64,
+        });
     }
-    fs::write(partial, bytes).map_err(|e| Error::Invalid(format!("{}: {e}", partial.display())))
+    fs::write(partial, bytes).map_err(|e| Error::io("writing", partial, e))
 }
 
 #[cfg(test)]

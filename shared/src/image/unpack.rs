@@ -67,6 +67,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use tar::EntryType;
 
+use super::digest::{Digest, VerifyingReader};
 use crate::{Error, Result};
 
 /// The prefix that marks a whiteout entry.
@@ -173,11 +174,22 @@ impl Compression {
 /// On error the target holds whatever was unpacked before the bad entry
 /// and must be thrown away — [`unpack_atomically`] does that for you —
 /// but nothing was ever written outside it.
-pub fn unpack(reader: impl Read, media_type: &str, target: &Path) -> Result<Summary> {
+pub fn unpack(
+    reader: impl Read,
+    media_type: &str,
+    target: &Path,
+    diff_id: Option<&Digest>,
+) -> Result<Summary> {
     Compression::from_media_type(media_type)?;
     let mut layer = Layer::open(target)?;
     let stream = decompress(reader).map_err(|e| layer.read_error(e))?;
-    layer.extract(stream)?;
+    // The uncompressed stream is hashed as it is unpacked: the image
+    // config names each layer's tar by that digest (its `diff_id`).
+    let mut stream = VerifyingReader::new(stream);
+    layer.extract(&mut stream)?;
+    if let Some(diff_id) = diff_id {
+        stream.finish(diff_id, "the layer's uncompressed tar (diff_id)")?;
+    }
     layer.finish()
 }
 
@@ -191,10 +203,15 @@ pub fn unpack(reader: impl Read, media_type: &str, target: &Path) -> Result<Summ
 /// tells the two apart by the lock). If `target` appears meanwhile
 /// (another pull unpacked the same layer: same digest, same content), ours
 /// is discarded and the unpack still succeeds.
-pub fn unpack_atomically(reader: impl Read, media_type: &str, target: &Path) -> Result<Summary> {
+pub fn unpack_atomically(
+    reader: impl Read,
+    media_type: &str,
+    target: &Path,
+    diff_id: Option<&Digest>,
+) -> Result<Summary> {
     let temporary = temporary_sibling(target)?;
     let owned = create_owned(&temporary)?;
-    let unpacked = unpack(reader, media_type, &temporary).and_then(|summary| {
+    let unpacked = unpack(reader, media_type, &temporary, diff_id).and_then(|summary| {
         rename_no_replace(&temporary, target)?;
         Ok(summary)
     });
@@ -1513,7 +1530,7 @@ mod tests {
         for (case, entries, entry, why) in &cases {
             let scratch = Scratch::new(case);
             let blob = tarball(entries);
-            let message = match unpack(&blob[..], "", &scratch.target()) {
+            let message = match unpack(&blob[..], "", &scratch.target(), None) {
                 Ok(summary) => panic!("{case}: unpacked ({summary})"),
                 Err(e) => e.to_string(),
             };
@@ -1546,7 +1563,7 @@ mod tests {
             .data(b"evil")
             .append(&mut builder);
         let blob = builder.into_inner().unwrap();
-        let message = unpack(&blob[..], "", &scratch.target())
+        let message = unpack(&blob[..], "", &scratch.target(), None)
             .unwrap_err()
             .to_string();
         assert!(message.contains("\"../pax-escape\""), "{message}");
@@ -1570,7 +1587,7 @@ mod tests {
         header.set_cksum();
         builder.append(&header, &b""[..]).unwrap();
         let blob = builder.into_inner().unwrap();
-        let message = unpack(&blob[..], "", &scratch.target())
+        let message = unpack(&blob[..], "", &scratch.target(), None)
             .unwrap_err()
             .to_string();
         assert!(
@@ -1704,6 +1721,7 @@ mod tests {
             &sample_layer()[..],
             "application/vnd.oci.image.layer.v1.tar",
             &t,
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -1824,7 +1842,7 @@ mod tests {
         ];
         for (case, blob, media_type) in cases {
             let scratch = Scratch::new("compression");
-            let summary = unpack(blob, media_type, &scratch.target())
+            let summary = unpack(blob, media_type, &scratch.target(), None)
                 .unwrap_or_else(|e| panic!("{case}: {e}"));
             assert_eq!((summary.files, summary.bytes), (1, 5), "{case}");
             assert_eq!(
@@ -1838,6 +1856,7 @@ mod tests {
             &plain[..],
             "application/vnd.oci.image.config.v1+json",
             &scratch.target(),
+            None,
         )
         .unwrap_err()
         .to_string();
@@ -1846,7 +1865,7 @@ mod tests {
             "{message}"
         );
         // A truncated gzip stream fails instead of passing as a short layer.
-        let message = unpack(&gz[..gz.len() - 6], "", &scratch.target())
+        let message = unpack(&gz[..gz.len() - 6], "", &scratch.target(), None)
             .unwrap_err()
             .to_string();
         assert!(message.starts_with("reading the layer"), "{message}");
@@ -1896,7 +1915,7 @@ mod tests {
         let scratch = Scratch::new("atomic");
         let layer = scratch.base.join("layer");
         let good = tarball(&[raw(b"a", EntryType::Regular).data(b"1")]);
-        let summary = unpack_atomically(&good[..], "", &layer).unwrap();
+        let summary = unpack_atomically(&good[..], "", &layer, None).unwrap();
         assert_eq!(
             summary.to_string(),
             "1 files (1 bytes), 0 directories, 0 symlinks, 0 hard links, \
@@ -1904,14 +1923,14 @@ mod tests {
         );
         assert_eq!(std::fs::read(layer.join("a")).unwrap(), b"1");
         // Already there (another pull won the race): still fine, ours is dropped.
-        unpack_atomically(&good[..], "", &layer).unwrap();
+        unpack_atomically(&good[..], "", &layer, None).unwrap();
         // A hostile layer leaves neither the target nor a temporary.
         let other = scratch.base.join("other");
         let bad = tarball(&[
             raw(b"a", EntryType::Regular),
             raw(b"../x", EntryType::Regular),
         ]);
-        assert!(unpack_atomically(&bad[..], "", &other).is_err());
+        assert!(unpack_atomically(&bad[..], "", &other, None).is_err());
         std::fs::remove_dir_all(&layer).unwrap();
         scratch.assert_contained("atomic");
     }
@@ -2030,7 +2049,7 @@ mod tests {
         let live_target = layers.join("live");
         let worker = {
             let target = live_target.clone();
-            std::thread::spawn(move || unpack_atomically(reader, "", &target))
+            std::thread::spawn(move || unpack_atomically(reader, "", &target, None))
         };
         let live = || {
             std::fs::read_dir(&layers)

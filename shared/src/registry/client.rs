@@ -41,15 +41,15 @@
 //! [OCI distribution spec]: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, Os, Platform, PlatformBuilder};
-use sha2::{Digest as _, Sha256};
 
 use super::auth::{Auth, Challenge};
+use crate::image::digest::{Digest, Verifier};
 use crate::{Error, Result};
 
 /// OCI image manifest.
@@ -140,6 +140,8 @@ pub struct ResolvedImage {
     pub config: Descriptor,
     /// The layers' descriptors, lowest first.
     pub layers: Vec<Descriptor>,
+    /// The platform the image was resolved for.
+    pub platform: Platform,
 }
 
 /// Told how a download is going. Implemented for closures
@@ -392,10 +394,12 @@ impl Client {
         };
         if let Some(expected) = expected {
             if expected != digest {
-                return Err(Error::Invalid(format!(
-                    "the manifest of {what} does not match its digest: expected {expected}, got {digest} \
-                     — the registry or something between us changed it"
-                )));
+                return Err(Error::DigestMismatch {
+                    what: format!("the manifest of {what}"),
+                    expected,
+                    actual: digest,
+                    bytes: bytes.len() as u64,
+                });
             }
         }
         let media_type = media_type_of(content_type.as_deref(), &bytes);
@@ -475,6 +479,7 @@ impl Client {
             manifest_bytes: fetched.bytes,
             config: manifest.config().clone(),
             layers: manifest.layers().clone(),
+            platform: platform.clone(),
             manifest,
         })
     }
@@ -503,11 +508,13 @@ impl Client {
         out: &mut dyn Write,
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        let mut sink = Verifying::new(out, Sha256::new(), 0);
+        let expected = Digest::parse(digest)?;
+        let mut sink = Verifier::new(out);
         let result = self.download(repository, digest, size, &mut sink, progress);
         progress.finish();
         result?;
-        sink.finish(digest, &format!("{}/{repository}", self.host))
+        sink.finish(&expected, &format!("blob of {}/{repository}", self.host))?;
+        Ok(())
     }
 
     /// Download the blob `digest` into the file `partial`, resuming from
@@ -525,8 +532,9 @@ impl Client {
         partial: &Path,
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        let what = format!("{}/{repository}", self.host);
-        let io_err = |e: io::Error| Error::Invalid(format!("{}: {e}", partial.display()));
+        let expected = Digest::parse(digest)?;
+        let what = format!("blob of {}/{repository}", self.host);
+        let io_err = |e: io::Error| Error::io("downloading into", partial, e);
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -539,10 +547,11 @@ impl Client {
             file.set_len(0).map_err(io_err)?;
             have = 0;
         }
-        let mut hasher = Sha256::new();
-        file.rewind().map_err(io_err)?;
-        io::copy(&mut (&mut file).take(have), &mut hasher).map_err(io_err)?;
-        let mut sink = Verifying::new(&mut file, hasher, have);
+        // What is there already is hashed (read through a second handle),
+        // not written again; the download appends the rest.
+        let mut earlier = File::open(partial).map_err(io_err)?.take(have);
+        let mut sink = Verifier::new(&mut file as &mut dyn Write);
+        sink.absorb(&mut earlier).map_err(io_err)?;
         let result = if size == Some(have) && have > 0 {
             Ok(())
         } else {
@@ -550,8 +559,8 @@ impl Client {
         };
         progress.finish();
         result?;
-        match sink.finish(digest, &what) {
-            Ok(()) => file.sync_all().map_err(io_err),
+        match sink.finish(&expected, &what) {
+            Ok(_) => file.sync_all().map_err(io_err),
             Err(e) => {
                 drop(file);
                 let _ = std::fs::remove_file(partial);
@@ -569,7 +578,7 @@ impl Client {
         repository: &str,
         digest: &str,
         size: Option<u64>,
-        sink: &mut Verifying<'_>,
+        sink: &mut Verifier<&mut dyn Write>,
         progress: &mut dyn Progress,
     ) -> Result<()> {
         let scope = format!("repository:{repository}:pull");
@@ -578,7 +587,7 @@ impl Client {
         let mut attempt = 0;
         let mut buffer = vec![0u8; 128 * 1024];
         loop {
-            let have = sink.written;
+            let have = sink.bytes();
             let mut headers = Vec::new();
             if have > 0 {
                 headers.push(("Range", format!("bytes={have}-")));
@@ -613,21 +622,21 @@ impl Client {
                 let skipped = (skip as usize).min(chunk.len());
                 chunk = &chunk[skipped..];
                 skip -= skipped as u64;
-                if total.is_some_and(|t| sink.written + chunk.len() as u64 > t) {
+                if total.is_some_and(|t| sink.bytes() + chunk.len() as u64 > t) {
                     return Err(io::Error::other(TooBig));
                 }
                 sink.write_all(chunk)?;
-                progress.update(sink.written, total);
+                progress.update(sink.bytes(), total);
             })();
             match outcome {
-                Ok(()) if total.is_none_or(|t| sink.written == t) => return Ok(()),
+                Ok(()) if total.is_none_or(|t| sink.bytes() == t) => return Ok(()),
                 Ok(()) => {
                     // The body ended early without an error (no length
                     // promised): treat as a broken connection.
                     if attempt == RETRY_DELAYS.len() {
                         return Err(Error::Invalid(format!(
                             "{what}: the download stopped at {} of {} bytes{}",
-                            sink.written,
+                            sink.bytes(),
                             total.unwrap_or(0),
                             retried(attempt)
                         )));
@@ -639,11 +648,11 @@ impl Client {
                         total.unwrap_or(0)
                     )))
                 }
-                Err(e) if sink.failed.is_some() || attempt == RETRY_DELAYS.len() => {
-                    let e = sink.failed.take().unwrap_or(e);
+                Err(e) if sink.destination_failed() || attempt == RETRY_DELAYS.len() => {
+                    let e = sink.take_failure().unwrap_or(e);
                     return Err(Error::Invalid(format!(
                         "{what}: the download broke at byte {}: {e}{}",
-                        sink.written,
+                        sink.bytes(),
                         retried(attempt)
                     )));
                 }
@@ -665,59 +674,6 @@ impl std::fmt::Display for TooBig {
 }
 impl std::error::Error for TooBig {}
 
-/// A writer that hashes what it passes on. `written` counts only bytes
-/// the inner writer accepted, so the hash and the file never disagree.
-/// An error of the *inner* writer (disk full) is kept in `failed`: it is
-/// not a network problem and must not be retried.
-struct Verifying<'a> {
-    inner: &'a mut dyn Write,
-    hasher: Sha256,
-    written: u64,
-    failed: Option<io::Error>,
-}
-
-impl<'a> Verifying<'a> {
-    fn new(inner: &'a mut dyn Write, hasher: Sha256, written: u64) -> Self {
-        Verifying {
-            inner,
-            hasher,
-            written,
-            failed: None,
-        }
-    }
-
-    fn finish(self, expected: &str, what: &str) -> Result<()> {
-        let got = format!("sha256:{:x}", self.hasher.finalize());
-        if got != expected {
-            return Err(Error::Invalid(format!(
-                "the blob {expected} of {what} does not match its digest (got {got}) \
-                 — it was discarded; the registry or something between us corrupted it"
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl Write for Verifying<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.inner.write(buf) {
-            Ok(n) => {
-                self.hasher.update(&buf[..n]);
-                self.written += n as u64;
-                Ok(n)
-            }
-            Err(e) => {
-                let kind = e.kind();
-                self.failed = Some(e);
-                Err(io::Error::new(kind, "writing the download"))
-            }
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// A `Vec` that refuses to grow past a limit.
 struct Limit<'a>(&'a mut Vec<u8>, u64);
 
@@ -734,9 +690,9 @@ impl Write for Limit<'_> {
     }
 }
 
-/// `sha256:HEX` of `bytes`.
+/// `sha256:HEX` of `bytes` (see [`Digest::of_bytes`]).
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
+    Digest::of_bytes(bytes).to_string()
 }
 
 fn retried(attempt: usize) -> String {
@@ -917,14 +873,10 @@ pub fn choose_platform<'a>(
 }
 // ANCHOR_END: platform
 
-/// `sha256:HEX` of a file's contents, read as a stream (never whole).
+/// `sha256:HEX` of a file's contents, read as a stream (never whole; see
+/// [`Digest::of_file`]).
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file =
-        File::open(path).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-    Ok(format!("sha256:{:x}", hasher.finalize()))
+    Digest::of_file(path).map(|d| d.to_string())
 }
 
 #[cfg(test)]

@@ -25,6 +25,11 @@ fn main() {
             bad_reference,
         ),
         test(
+            "a_config_that_lies_is_refused_before_anything_is_named",
+            Needs::Program("docker-registry"),
+            lying_configs,
+        ),
+        test(
             "a_pull_killed_mid_download_is_completed_by_the_next",
             Needs::Program("docker-registry"),
             killed_pull,
@@ -126,6 +131,89 @@ fn bad_reference() -> Outcome {
         !out.status.success() && text(&out).contains("invalid image reference"),
         || text(&out),
     )
+}
+
+/// Push an image whose layer is the kit's busybox layer and whose config
+/// is `config` (given the layer's real diff_id); returns its name.
+fn push_with_config(
+    registry: &Registry,
+    repository: &str,
+    config: impl Fn(&str) -> Vec<u8>,
+) -> Result<String, String> {
+    let pusher = registry.pusher();
+    let layer = images::gzip_layer(&images::busybox_tar(), false);
+    let blob = pusher.blob(repository, &layer.bytes)?;
+    let config = pusher.blob(repository, &config(&layer.diff_id))?;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config.digest, "size": config.size},
+        "layers": [{"mediaType": layer.media_type, "digest": blob.digest, "size": blob.size}]
+    });
+    pusher.manifest(
+        repository,
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    )?;
+    Ok(format!("{}/{repository}:v1", registry.host()))
+}
+
+fn lying_configs() -> Outcome {
+    let registry = Registry::start()?;
+    let config = |architecture: &str, diff_id: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": architecture, "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]}
+        }))
+        .unwrap()
+    };
+    let zeros = format!("sha256:{}", "0".repeat(64));
+    let cases: Vec<(&str, Box<dyn Fn(&str) -> Vec<u8>>, Vec<&str>, &str)> = vec![
+        (
+            "lie/not-json",
+            Box::new(|_: &str| b"this is not JSON".to_vec()),
+            vec![],
+            "is not an OCI image configuration",
+        ),
+        (
+            "lie/diff-id",
+            Box::new(move |_: &str| config("amd64", &zeros)),
+            vec![],
+            "the layer's uncompressed tar (diff_id) sha256:0000",
+        ),
+        (
+            "lie/no-diff-ids",
+            Box::new(|_: &str| br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec()),
+            vec![],
+            "lists 0 layers (rootfs.diff_ids), the manifest 1",
+        ),
+        (
+            "lie/platform",
+            Box::new(move |diff_id: &str| config("arm64", diff_id)),
+            vec!["--platform", "linux/amd64"],
+            "is for linux/arm64, not the linux/amd64 it was resolved for",
+        ),
+    ];
+    for (repository, make, flags, said) in cases {
+        let image = push_with_config(&registry, repository, make)?;
+        let store = TempDir::with_prefix("berth-step05-lie").map_err(|e| e.to_string())?;
+        let mut args = vec!["pull", "--quiet"];
+        args.extend(flags);
+        args.push(&image);
+        let out = step05(store.path(), &args);
+        check(!out.status.success() && text(&out).contains(said), || {
+            format!("{repository}: expected an error saying {said:?}, got: {}", text(&out))
+        })?;
+        let images = step05(store.path(), &["images"]);
+        check_eq(text(&images), String::new(), &format!("{repository}: images named"))?;
+        let layers: Vec<_> = std::fs::read_dir(store.path().join("layers/sha256"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        check_eq(layers, vec![], &format!("{repository}: layers kept"))?;
+    }
+    Ok(())
 }
 
 fn killed_pull() -> Outcome {
