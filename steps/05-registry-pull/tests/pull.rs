@@ -170,7 +170,9 @@ fn lying_configs() -> Outcome {
         .unwrap()
     };
     let zeros = format!("sha256:{}", "0".repeat(64));
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> Vec<u8>>, Vec<&str>, &str)> = vec![
+    /// A config, made from the layer's real diff_id.
+    type MakeConfig = Box<dyn Fn(&str) -> Vec<u8>>;
+    let cases: Vec<(&str, MakeConfig, Vec<&str>, &str)> = vec![
         (
             "lie/not-json",
             Box::new(|_: &str| b"this is not JSON".to_vec()),
@@ -185,7 +187,10 @@ fn lying_configs() -> Outcome {
         ),
         (
             "lie/no-diff-ids",
-            Box::new(|_: &str| br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec()),
+            Box::new(|_: &str| {
+                br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
+                    .to_vec()
+            }),
             vec![],
             "lists 0 layers (rootfs.diff_ids), the manifest 1",
         ),
@@ -204,10 +209,17 @@ fn lying_configs() -> Outcome {
         args.push(&image);
         let out = step05(store.path(), &args);
         check(!out.status.success() && text(&out).contains(said), || {
-            format!("{repository}: expected an error saying {said:?}, got: {}", text(&out))
+            format!(
+                "{repository}: expected an error saying {said:?}, got: {}",
+                text(&out)
+            )
         })?;
         let images = step05(store.path(), &["images"]);
-        check_eq(text(&images), String::new(), &format!("{repository}: images named"))?;
+        check_eq(
+            text(&images),
+            String::new(),
+            &format!("{repository}: images named"),
+        )?;
         let layers: Vec<_> = std::fs::read_dir(store.path().join("layers/sha256"))
             .map(|d| d.flatten().map(|e| e.file_name()).collect())
             .unwrap_or_default();
