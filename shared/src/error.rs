@@ -8,6 +8,7 @@
 
 use nix::errno::Errno;
 
+// ANCHOR: error
 /// Everything the library can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -77,10 +78,36 @@ pub enum Error {
         bytes: u64,
     },
 
+    /// A registry answered a request with an error status. `message` is
+    /// what the kit makes of it for a person; `status` and `code` (the
+    /// distribution specification's error code from the answer's body,
+    /// such as `MANIFEST_UNKNOWN` or `DENIED`) are for code to match.
+    #[cfg(feature = "step-05")]
+    #[error("{message}")]
+    Registry {
+        /// The HTTP status (404, 403, …).
+        status: u16,
+        /// The registry's own error code, if its answer carried one.
+        code: Option<String>,
+        /// The explanation, naming what was asked for.
+        message: String,
+    },
+
+    /// A feature a later rung of the ladder teaches: refused by name, never
+    /// ignored, with the chapter to read.
+    #[error("{what}: not supported yet — it comes with rung {rung:02} (chapter {rung})")]
+    NotYet {
+        /// What was asked for (a `config.json` field, a flag).
+        what: String,
+        /// The rung (and chapter) that adds it.
+        rung: u8,
+    },
+
     /// The user asked for something that cannot work.
     #[error("{0}")]
     Invalid(String),
 }
+// ANCHOR_END: error
 
 /// The library's `Result`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -114,6 +141,17 @@ impl Error {
             action: action.into(),
             path: path.into(),
             source,
+        }
+    }
+
+    /// A failed operation whose `io::Error` carries the kernel's errno:
+    /// kept as [`Error::Sys`], so the errno stays something code can match
+    /// (`EPERM`, `ENOSPC`); an error with no errno keeps its text.
+    pub fn os(action: impl Into<String>, error: std::io::Error) -> Self {
+        let action = action.into();
+        match error.raw_os_error() {
+            Some(code) => Error::sys(action, Errno::from_raw(code)),
+            None => Error::Invalid(format!("{action}: {error}")),
         }
     }
 

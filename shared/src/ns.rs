@@ -109,7 +109,7 @@ impl Namespace {
         let path = format!("/proc/{who}/ns/{}", self.proc_name());
         fs::metadata(&path)
             .map(|m| m.ino())
-            .map_err(|e| Error::Invalid(format!("reading {path}: {e}")))
+            .map_err(|e| Error::io("reading", &path, e))
     }
 }
 

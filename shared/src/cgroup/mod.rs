@@ -132,7 +132,7 @@ impl Hierarchy {
     /// no controller and which the kit ignores).
     pub fn detect() -> Result<Hierarchy> {
         let mountinfo = fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| Error::Invalid(format!("reading /proc/self/mountinfo: {e}")))?;
+            .map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
         Hierarchy::from_mountinfo(&mountinfo)
     }
     // ANCHOR_END: detect
@@ -577,15 +577,19 @@ pub(crate) fn mkdir_new(path: &Path) -> Result<()> {
         .map_err(|e| io_error(&format!("creating the cgroup {}", path.display()), e))
 }
 
+/// [`Error::os`], with what to do about a permission error.
 fn io_error(action: &str, e: std::io::Error) -> Error {
-    match e.raw_os_error().map(Errno::from_raw) {
-        Some(errno @ (Errno::EACCES | Errno::EPERM)) => Error::sys_hint(
+    match Error::os(action, e) {
+        Error::Sys {
+            action,
+            errno: errno @ (Errno::EACCES | Errno::EPERM),
+            ..
+        } => Error::sys_hint(
             action,
             errno,
             "the cgroup tree belongs to root: run as root (`sudo just step NN`); chapter 6 shows delegation",
         ),
-        Some(errno) => Error::sys(action, errno),
-        None => Error::Invalid(format!("{action}: {e}")),
+        other => other,
     }
 }
 

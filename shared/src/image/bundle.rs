@@ -79,7 +79,7 @@ pub fn make(image: &Image, command: &[String], dir: &Path) -> Result<()> {
         unpacked: dir.join("unpacked"),
     };
     for d in [&paths.upper, &paths.work, &paths.merged] {
-        fs::create_dir_all(d).map_err(|e| Error::Invalid(format!("{}: {e}", d.display())))?;
+        fs::create_dir_all(d).map_err(|e| Error::io("creating", d, e))?;
     }
     overlay::assemble(&image.layers, &paths, Storage::Auto)?;
     let strings = |v: &Value| -> Vec<String> {

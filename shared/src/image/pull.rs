@@ -89,8 +89,7 @@ pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool)
         let dir = store.layer(&digest)?;
         if !dir.exists() {
             let blob = store.blob(&digest)?;
-            let file = fs::File::open(&blob)
-                .map_err(|e| Error::Invalid(format!("{}: {e}", blob.display())))?;
+            let file = fs::File::open(&blob).map_err(|e| Error::io("opening", &blob, e))?;
             unpack_atomically(file, layer.media_type().as_ref(), &dir, Some(diff_id))
                 .map_err(|e| Error::Invalid(format!("layer {digest}: {}", e.report())))?;
         }
@@ -180,8 +179,7 @@ fn once(
         Stored::Intact => return Ok(false), // another pull finished it while we waited
         Stored::Missing => {}
         Stored::Damaged(actual) => {
-            fs::remove_file(&blob)
-                .map_err(|e| Error::Invalid(format!("{}: {e}", blob.display())))?;
+            fs::remove_file(&blob).map_err(|e| Error::io("removing", &blob, e))?;
             repaired.push((digest.to_string(), actual));
         }
     }

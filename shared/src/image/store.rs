@@ -67,7 +67,7 @@ impl Store {
     pub fn open(root: &Path) -> Result<Store> {
         for dir in ["blobs/sha256", "blobs/partial", "layers/sha256"] {
             let path = root.join(dir);
-            fs::create_dir_all(&path).map_err(|e| io(&path, e))?;
+            fs::create_dir_all(&path).map_err(|e| Error::io("creating", &path, e))?;
         }
         let store = Store {
             root: root.to_path_buf(),
@@ -137,10 +137,11 @@ impl Store {
     /// to disk, then rename it into place. Call only once the digest has
     /// been checked.
     pub fn commit_blob(&self, digest: &str, partial: &Path) -> Result<PathBuf> {
-        let file = fs::File::open(partial).map_err(|e| io(partial, e))?;
-        file.sync_all().map_err(|e| io(partial, e))?;
+        let file = fs::File::open(partial).map_err(|e| Error::io("opening", partial, e))?;
+        file.sync_all()
+            .map_err(|e| Error::io("syncing", partial, e))?;
         let blob = self.blob(digest)?;
-        fs::rename(partial, &blob).map_err(|e| io(&blob, e))?;
+        fs::rename(partial, &blob).map_err(|e| Error::io("renaming a download to", &blob, e))?;
         // The rename itself is durable once the directory is flushed.
         if let Some(dir) = blob.parent() {
             let _ = fs::File::open(dir).and_then(|d| d.sync_all());
@@ -161,7 +162,7 @@ impl Store {
             Ok(text) => serde_json::from_str(&text)
                 .map_err(|e| Error::Invalid(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(io(&path, e)),
+            Err(e) => Err(Error::io("reading", &path, e)),
         }
     }
 
@@ -180,8 +181,8 @@ impl Store {
         let tmp = self.root.join("images.json.tmp");
         let text =
             serde_json::to_string_pretty(images).map_err(|e| Error::Invalid(e.to_string()))?;
-        fs::write(&tmp, text + "\n").map_err(|e| io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+        fs::write(&tmp, text + "\n").map_err(|e| Error::io("writing", &tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| Error::io("renaming into", &path, e))
     }
 
     // ANCHOR: remove
@@ -209,7 +210,10 @@ impl Store {
         let mut removed = Vec::new();
         for (dir, is_dir) in [("blobs/sha256", false), ("layers/sha256", true)] {
             let path = self.root.join(dir);
-            for entry in fs::read_dir(&path).map_err(|e| io(&path, e))?.flatten() {
+            for entry in fs::read_dir(&path)
+                .map_err(|e| Error::io("listing", &path, e))?
+                .flatten()
+            {
                 let digest = format!("sha256:{}", entry.file_name().to_string_lossy());
                 if needed.contains(&digest) || is_temporary(&entry.file_name()) {
                     continue;
@@ -219,7 +223,7 @@ impl Store {
                 } else {
                     fs::remove_file(entry.path())
                 };
-                gone.map_err(|e| io(&entry.path(), e))?;
+                gone.map_err(|e| Error::io("removing", entry.path(), e))?;
                 removed.push(format!("{dir}/{}", entry.file_name().to_string_lossy()));
             }
         }
@@ -265,12 +269,8 @@ fn lock_file(path: &Path, how: FlockArg) -> Result<Lock> {
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(|e| io(path, e))?;
+        .map_err(|e| Error::io("opening", path, e))?;
     Flock::lock(file, how).map_err(|(_, e)| Error::sys(format!("locking {}", path.display()), e))
-}
-
-fn io(path: &Path, error: std::io::Error) -> Error {
-    Error::Invalid(format!("{}: {error}", path.display()))
 }
 
 #[cfg(test)]

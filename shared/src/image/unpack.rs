@@ -257,7 +257,7 @@ pub fn sweep_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
     let _dir = lock_dir(dir, FlockArg::LockExclusive)
         .map_err(|e| Error::sys(format!("locking {} to sweep it", dir.display()), e))?;
     let entries =
-        std::fs::read_dir(dir).map_err(|e| io_error(format!("reading {}", dir.display()), e))?;
+        std::fs::read_dir(dir).map_err(|e| Error::os(format!("reading {}", dir.display()), e))?;
     let mut removed = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
@@ -268,7 +268,7 @@ pub fn sweep_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
             // No owner: its process died before it could rename or remove it.
             Ok(_orphan) => {
                 remove_tree(&path)
-                    .map_err(|e| io_error(format!("removing {}", path.display()), e))?;
+                    .map_err(|e| Error::os(format!("removing {}", path.display()), e))?;
                 removed.push(path);
             }
             // An unpack is working in it (EWOULDBLOCK), or it went away.
@@ -291,7 +291,7 @@ fn create_owned(temporary: &Path) -> Result<Flock<File>> {
     let _parent = lock_dir(parent, FlockArg::LockShared)
         .map_err(|e| Error::sys(format!("locking {}", parent.display()), e))?;
     std::fs::create_dir(temporary)
-        .map_err(|e| io_error(format!("creating {}", temporary.display()), e))?;
+        .map_err(|e| Error::os(format!("creating {}", temporary.display()), e))?;
     lock_dir(temporary, FlockArg::LockExclusive)
         .map_err(|e| Error::sys(format!("locking {}", temporary.display()), e))
 }
@@ -879,7 +879,7 @@ impl Layer {
             // through the directory we hold, by descriptor.
             let path = proc_child(parent, name);
             std::fs::remove_dir_all(OsStr::from_bytes(path.as_bytes()))
-                .map_err(|e| io_error(format!("unpacking {shown:?}: replacing a directory"), e))?;
+                .map_err(|e| Error::os(format!("unpacking {shown:?}: replacing a directory"), e))?;
         } else {
             unlinkat(parent, name, UnlinkatFlags::NoRemoveDir).map_err(|e| self.sys(shown, e))?;
         }
@@ -908,7 +908,7 @@ impl Layer {
         let mut file = File::from(fd);
         let written = self
             .copy(entry, &mut file)
-            .map_err(|e| io_error(format!("writing {:?}", item.shown), e))?;
+            .map_err(|e| Error::os(format!("writing {:?}", item.shown), e))?;
         self.owner(
             fchown(
                 &file,
@@ -1195,13 +1195,6 @@ fn lset_xattr(path: &CString, name: &CString, value: &[u8]) -> nix::Result<()> {
         )
     };
     Errno::result(rc).map(drop)
-}
-
-fn io_error(action: String, e: io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(code) => Error::sys(action, Errno::from_raw(code)),
-        None => Error::Invalid(format!("{action}: {e}")),
-    }
 }
 
 #[cfg(test)]

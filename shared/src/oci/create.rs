@@ -68,7 +68,7 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
         .map_err(|e| Error::sys(format!("creating {}", fifo.display()), e))?;
     // mkfifo's mode passes through the umask: set the bits for certain.
     fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-        .map_err(|e| Error::Invalid(format!("chmod {}: {e}", fifo.display())))?;
+        .map_err(|e| Error::io("chmod", &fifo, e))?;
     // If this fails, dropping `cgroup` removes it.
     let pid = container.create(fifo)?;
 
@@ -327,7 +327,10 @@ fn namespaces(spec: &Spec) -> Result<Namespaces> {
             LinuxNamespaceType::Cgroup => Namespace::Cgroup,
             LinuxNamespaceType::Time => Namespace::Time,
             LinuxNamespaceType::User => {
-                return Err(Error::Invalid("user namespaces come with rung 06".into()))
+                return Err(Error::NotYet {
+                    what: "linux.namespaces: user namespaces".into(),
+                    rung: 6,
+                })
             }
         };
         if let Some(path) = ns.path() {

@@ -41,7 +41,7 @@ pub fn write(dir: &Path, rootless: bool) -> Result<()> {
         )));
     }
     std::fs::write(&path, to_json(&default_spec(rootless)) + "\n")
-        .map_err(|e| Error::Invalid(format!("writing {}: {e}", path.display())))
+        .map_err(|e| Error::io("writing", &path, e))
 }
 
 /// `spec` as pretty JSON, the same bytes every time. The crate keeps

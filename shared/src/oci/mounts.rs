@@ -592,9 +592,9 @@ fn mount_cgroup_v1(
         .resolve(destination)
         .map_err(|e| Error::sys("reopening the cgroup tmpfs", e))?;
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::Invalid(format!("reading /proc/self/mountinfo: {e}")))?;
+        .map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
     let own = fs::read_to_string("/proc/self/cgroup")
-        .map_err(|e| Error::Invalid(format!("reading /proc/self/cgroup: {e}")))?;
+        .map_err(|e| Error::io("reading", "/proc/self/cgroup", e))?;
     for line in mountinfo.lines() {
         // "36 31 0:33 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory"
         let Some((left, right)) = line.split_once(" - ") else {

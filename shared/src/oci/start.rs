@@ -30,7 +30,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
-        .map_err(|e| Error::Invalid(format!("opening {}: {e}", fifo.display())))?;
+        .map_err(|e| Error::io("opening", &fifo, e))?;
     let mut fds = [PollFd::new(
         std::os::fd::AsFd::as_fd(&file),
         PollFlags::POLLIN,
@@ -43,8 +43,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             "container {id:?} did not answer start (is its process alive?)"
         )));
     }
-    fs::remove_file(&fifo)
-        .map_err(|e| Error::Invalid(format!("removing {}: {e}", fifo.display())))?;
+    fs::remove_file(&fifo).map_err(|e| Error::io("removing", &fifo, e))?;
     // The process keeps its end open until its exec closes it: the end
     // of the FIFO means the program runs. Anything written before that
     // is why it does not (a startContainer hook failed, the exec did).

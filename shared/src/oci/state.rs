@@ -338,8 +338,7 @@ pub fn now() -> String {
 
 /// Write `pid` to `path`, as `--pid-file` asks.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    fs::write(path, pid.to_string())
-        .map_err(|e| Error::Invalid(format!("writing the pid file {}: {e}", path.display())))
+    fs::write(path, pid.to_string()).map_err(|e| Error::io("writing the pid file", path, e))
 }
 
 #[cfg(test)]

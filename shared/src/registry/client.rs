@@ -368,7 +368,7 @@ impl Client {
             &scope,
             &[("Accept", accept)],
         )?;
-        check_status(response.status().as_u16(), &what, "manifest")?;
+        check_status(&mut response, &what, "manifest")?;
         let header = |name: &str| {
             response
                 .headers()
@@ -605,7 +605,7 @@ impl Client {
                          (416) — remove the partial download and pull again"
                     )))
                 }
-                _ => return check_status(status, &what, "blob").and(Ok(())),
+                _ => return check_status(&mut response, &what, "blob"),
             };
             let total = size.or_else(|| {
                 let length = response.body().content_length()?;
@@ -756,19 +756,36 @@ fn retryable(e: &ureq::Error) -> bool {
     )
 }
 
-fn check_status(status: u16, what: &str, kind: &str) -> Result<()> {
-    match status {
-        200..=299 => Ok(()),
-        404 => Err(Error::Invalid(format!(
-            "{what}: {kind} not found (404) — check the repository name and tag"
-        ))),
-        403 => Err(Error::Invalid(format!(
-            "{what}: access denied (403) — your login lacks pull permission"
-        ))),
-        _ => Err(Error::Invalid(format!(
-            "{what}: the registry answered {status} for the {kind}"
-        ))),
+fn check_status(
+    response: &mut ureq::http::Response<ureq::Body>,
+    what: &str,
+    kind: &str,
+) -> Result<()> {
+    let status = response.status().as_u16();
+    if (200..=299).contains(&status) {
+        return Ok(());
     }
+    let message = match status {
+        404 => format!("{what}: {kind} not found (404) — check the repository name and tag"),
+        403 => format!("{what}: access denied (403) — your login lacks pull permission"),
+        _ => format!("{what}: the registry answered {status} for the {kind}"),
+    };
+    // The body of an error, by the distribution specification:
+    // {"errors": [{"code": "MANIFEST_UNKNOWN", "message": …}]}.
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_vec()
+        .unwrap_or_default();
+    let code = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["errors"][0]["code"].as_str().map(String::from));
+    Err(Error::Registry {
+        status,
+        code,
+        message,
+    })
 }
 
 /// The media type of a manifest: the `Content-Type` header, or, when a
@@ -1254,6 +1271,28 @@ mod tests {
         assert!(
             error.contains("application/vnd.example.thing+json"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_registry_error_keeps_its_status_and_code() {
+        let server = MockServer::start(|_| {
+            MockResponse::new(
+                404,
+                r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+            )
+        });
+        let error = client(server.host()).manifest("x", "nosuch").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}/x:nosuch: manifest not found (404) — check the repository name and tag",
+                server.host()
+            )
+        );
+        assert!(
+            matches!(&error, Error::Registry { status: 404, code: Some(code), .. } if code == "MANIFEST_UNKNOWN"),
+            "{error:?}"
         );
     }
 

@@ -13,7 +13,6 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::io;
 use crate::{Error, Result};
 
 /// Where `busybox-static` installs the binary.
@@ -51,19 +50,19 @@ pub fn build(dir: &Path) -> Result<()> {
     }
     for sub in DIRS {
         fs::create_dir_all(dir.join(sub))
-            .map_err(|e| io(&format!("creating {}", dir.display()), e))?;
+            .map_err(|e| Error::os(format!("creating {}", dir.display()), e))?;
     }
     fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777))
-        .map_err(|e| io("chmod /tmp", e))?;
-    fs::copy(busybox, dir.join("bin/busybox")).map_err(|e| io("copying busybox", e))?;
+        .map_err(|e| Error::os("chmod /tmp", e))?;
+    fs::copy(busybox, dir.join("bin/busybox")).map_err(|e| Error::os("copying busybox", e))?;
     let list = Command::new(busybox)
         .arg("--list")
         .output()
-        .map_err(|e| io("running busybox --list", e))?;
+        .map_err(|e| Error::os("running busybox --list", e))?;
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         let link = dir.join("bin").join(applet);
         if applet != "busybox" && !link.exists() {
-            symlink("busybox", &link).map_err(|e| io(&format!("linking {applet}"), e))?;
+            symlink("busybox", &link).map_err(|e| Error::os(format!("linking {applet}"), e))?;
         }
     }
     let etc = [
@@ -76,7 +75,7 @@ pub fn build(dir: &Path) -> Result<()> {
     ];
     for (name, text) in etc {
         fs::write(dir.join("etc").join(name), text)
-            .map_err(|e| io(&format!("writing /etc/{name}"), e))?;
+            .map_err(|e| Error::os(format!("writing /etc/{name}"), e))?;
     }
     Ok(())
 }

@@ -21,7 +21,6 @@ use std::path::Path;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 
-use super::io;
 use crate::{Error, Result};
 
 // ANCHOR: devices
@@ -54,7 +53,7 @@ fn mount_at(
     data: Option<&str>,
 ) -> Result<()> {
     let path = root.join(target);
-    fs::create_dir_all(&path).map_err(|e| io(&format!("creating {}", path.display()), e))?;
+    fs::create_dir_all(&path).map_err(|e| Error::os(format!("creating {}", path.display()), e))?;
     mount(Some(fstype), &path, Some(fstype), flags, data)
         .map_err(|e| Error::sys(format!("mounting {fstype} on /{target}"), e))
 }
@@ -117,12 +116,12 @@ pub fn create_nodes_and_links(dev: &Path) -> Result<()> {
         .map_err(|e| Error::sys(format!("creating /dev/{name}"), e))?;
         // mknod's mode is filtered by the umask; set it for real.
         fs::set_permissions(&path, fs::Permissions::from_mode(0o666))
-            .map_err(|e| io(&format!("chmod /dev/{name}"), e))?;
+            .map_err(|e| Error::os(format!("chmod /dev/{name}"), e))?;
     }
     for (name, target) in LINKS {
         let link = dev.join(name);
         if link.symlink_metadata().is_err() {
-            symlink(target, &link).map_err(|e| io(&format!("linking /dev/{name}"), e))?;
+            symlink(target, &link).map_err(|e| Error::os(format!("linking /dev/{name}"), e))?;
         }
     }
     Ok(())
@@ -135,7 +134,7 @@ fn console(dev: &Path) -> Result<()> {
         return Ok(()); // no terminal: no console
     };
     let console = dev.join("console");
-    fs::write(&console, b"").map_err(|e| io("creating /dev/console", e))?;
+    fs::write(&console, b"").map_err(|e| Error::os("creating /dev/console", e))?;
     mount(
         Some(&terminal),
         &console,

@@ -13,7 +13,6 @@ use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
 
-use super::io;
 use crate::{Error, Result};
 
 /// The files, as the runtime writes them.
@@ -32,7 +31,7 @@ pub fn write(dir: &Path, hostname: &str) -> Result<()> {
         ("hosts", hosts),
         ("resolv.conf", resolv),
     ] {
-        fs::write(dir.join(name), text).map_err(|e| io(&format!("writing {name}"), e))?;
+        fs::write(dir.join(name), text).map_err(|e| Error::os(format!("writing {name}"), e))?;
     }
     Ok(())
 }
@@ -40,7 +39,7 @@ pub fn write(dir: &Path, hostname: &str) -> Result<()> {
 /// Bind-mount the files from `dir` over `root/etc/…`.
 pub fn bind(dir: &Path, root: &Path) -> Result<()> {
     let etc = root.join("etc");
-    fs::create_dir_all(&etc).map_err(|e| io("creating /etc", e))?;
+    fs::create_dir_all(&etc).map_err(|e| Error::os("creating /etc", e))?;
     for name in FILES {
         let target = etc.join(name);
         // A symbolic link here could point anywhere on the host once
@@ -49,10 +48,10 @@ pub fn bind(dir: &Path, root: &Path) -> Result<()> {
             .symlink_metadata()
             .is_ok_and(|m| m.file_type().is_symlink())
         {
-            fs::remove_file(&target).map_err(|e| io(&format!("replacing /etc/{name}"), e))?;
+            fs::remove_file(&target).map_err(|e| Error::os(format!("replacing /etc/{name}"), e))?;
         }
         if !target.exists() {
-            fs::write(&target, b"").map_err(|e| io(&format!("creating /etc/{name}"), e))?;
+            fs::write(&target, b"").map_err(|e| Error::os(format!("creating /etc/{name}"), e))?;
         }
         mount(
             Some(&dir.join(name)),

@@ -170,7 +170,8 @@ impl Rootfs {
         }
         let p = &self.paths;
         for dir in [&p.dir, &p.upper, &p.work, &p.merged, &p.etc] {
-            fs::create_dir_all(dir).map_err(|e| io(&format!("creating {}", dir.display()), e))?;
+            fs::create_dir_all(dir)
+                .map_err(|e| Error::os(format!("creating {}", dir.display()), e))?;
         }
         self.layers = match source {
             Source::Layers(layers) => layers.clone(),
@@ -293,12 +294,5 @@ fn sweep_stale() {
         if !kept && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = fs::remove_dir_all(entry.path());
         }
-    }
-}
-
-pub(crate) fn io(action: &str, e: std::io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(code) => Error::sys(action, nix::errno::Errno::from_raw(code)),
-        None => Error::Invalid(format!("{action}: {e}")),
     }
 }

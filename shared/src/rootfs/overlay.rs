@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{mknod, Mode, SFlag};
 
-use super::{io, Paths, Storage};
+use super::{Paths, Storage};
 use crate::{Error, Result};
 
 // ANCHOR: assemble
@@ -92,14 +92,9 @@ fn copy_layers(layers: &[PathBuf], merged: &Path) -> Result<()> {
 pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     let meta = from
         .symlink_metadata()
-        .map_err(|e| io(&format!("reading {}", from.display()), e))?;
+        .map_err(|e| Error::os(format!("reading {}", from.display()), e))?;
     let kind = meta.file_type();
-    let copy_error = |e| {
-        io(
-            &format!("copying {} to {}", from.display(), to.display()),
-            e,
-        )
-    };
+    let copy_error = |e| Error::os(format!("copying {} to {}", from.display(), to.display()), e);
     if kind.is_dir() {
         if !to.is_dir() {
             fs::create_dir(to).map_err(copy_error)?;
@@ -134,7 +129,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             .map_err(copy_error)?;
     }
     std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()))
-        .map_err(|e| io(&format!("setting the owner of {}", to.display()), e))
+        .map_err(|e| Error::os(format!("setting the owner of {}", to.display()), e))
 }
 
 // ANCHOR: unpack
@@ -142,13 +137,13 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// `dir`. The tar crate refuses entries that would land outside `dir`
 /// (`..`, absolute paths); chapter 5 has more to say about hostile layers.
 pub fn unpack(tarball: &Path, dir: &Path) -> Result<()> {
-    let file =
-        fs::File::open(tarball).map_err(|e| io(&format!("opening {}", tarball.display()), e))?;
+    let file = fs::File::open(tarball)
+        .map_err(|e| Error::os(format!("opening {}", tarball.display()), e))?;
     let mut magic = [0u8; 2];
     let gzip = {
         use std::io::Read;
         let mut probe = fs::File::open(tarball)
-            .map_err(|e| io(&format!("opening {}", tarball.display()), e))?;
+            .map_err(|e| Error::os(format!("opening {}", tarball.display()), e))?;
         probe.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b]
     };
     let reader: Box<dyn std::io::Read> = if gzip {
@@ -156,12 +151,12 @@ pub fn unpack(tarball: &Path, dir: &Path) -> Result<()> {
     } else {
         Box::new(file)
     };
-    fs::create_dir_all(dir).map_err(|e| io(&format!("creating {}", dir.display()), e))?;
+    fs::create_dir_all(dir).map_err(|e| Error::os(format!("creating {}", dir.display()), e))?;
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
     archive
         .unpack(dir)
-        .map_err(|e| Error::Invalid(format!("unpacking {}: {e}", tarball.display())))
+        .map_err(|e| Error::io("unpacking", tarball, e))
 }
 // ANCHOR_END: unpack

@@ -13,7 +13,6 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 
-use super::io;
 use crate::{Error, Result};
 
 /// One `-v SRC:DST[:ro]`.
@@ -71,8 +70,8 @@ impl Volume {
                 fs::write(&target, b"")
             }
             .map_err(|e| {
-                io(
-                    &format!("creating the mount point {}", self.target.display()),
+                Error::os(
+                    format!("creating the mount point {}", self.target.display()),
                     e,
                 )
             })?;
