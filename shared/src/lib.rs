@@ -24,6 +24,7 @@
 //! | [`warning`] warnings, handed to the binary instead of printed | 01 | 1 |
 //! | [`cgroup`] cgroups v2 and v1: limits, joining, counters, removal | 02 | 2 |
 //! | [`rootfs`] layers, overlayfs, /dev and /proc, pivot_root, volumes | 03 | 3 |
+//! | [`unpack`] a tarball into a directory, with no way out of it | 03 | 3, 5 |
 //! | [`dirs`] where state and data go: /run and /var/lib, or XDG for a user | 03 | 3 |
 //! | [`oci`] bundles, config.json, the create/start/state/kill/delete lifecycle, runc's command line | 04 | 4 |
 //! | [`net`] a network namespace's loopback (rung 07 adds the rest) | 04 | 4 |
@@ -66,6 +67,8 @@ pub mod registry;
 pub mod rootfs;
 #[cfg(feature = "step-01")]
 pub mod sync;
+#[cfg(feature = "step-03")]
+pub mod unpack;
 #[cfg(feature = "step-01")]
 pub mod warning;
 

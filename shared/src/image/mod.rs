@@ -19,8 +19,10 @@
 //! - [`digest`]: sha256 digests, checked while the bytes stream past.
 //! - [`pull`]: a registry into the store: manifest, blobs, layers, name.
 //! - [`store`]: the content-addressed store on disk.
-//! - [`unpack`]: a layer tarball into a directory overlayfs can stack,
-//!   whiteouts included, refusing anything that would write outside it.
+//!
+//! Layers are unpacked by rung 03's [`crate::unpack`], with what layers
+//! add in [`crate::unpack::layer`]: the media type, the `diff_id` check,
+//! an atomic unpack.
 
 pub mod bundle;
 pub mod cli;
@@ -28,4 +30,3 @@ pub mod digest;
 pub mod pull;
 pub mod reference;
 pub mod store;
-pub mod unpack;

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use super::digest::Digest;
 use super::reference::Reference;
 use super::store::Store;
-use super::unpack::unpack_atomically;
 use crate::registry::client::{
     platform_name, progress_bar, sha256_file, Client, Options, Progress, Quiet, ResolvedImage,
 };
+use crate::unpack::layer::unpack_atomically;
 use crate::{Error, Result};
 use oci_spec::image::ImageConfiguration;
 

@@ -40,7 +40,8 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::unpack::{is_temporary, remove_tree, sweep_temporaries};
+use crate::unpack::layer::{is_temporary, sweep_temporaries};
+use crate::unpack::remove_tree;
 use crate::{Error, Result};
 
 /// The store at a root directory.

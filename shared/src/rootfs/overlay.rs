@@ -133,30 +133,15 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 }
 
 // ANCHOR: unpack
-/// Unpack a root filesystem tarball (`.tar`, or gzip-compressed) into
-/// `dir`. The tar crate refuses entries that would land outside `dir`
-/// (`..`, absolute paths); chapter 5 has more to say about hostile layers.
+/// Unpack a root filesystem tarball (plain, gzip or zstd) into `dir`,
+/// with the kit's one unpacker ([`crate::unpack`]): each entry written by
+/// name in a parent directory the kernel opened beneath `dir`, so nothing
+/// in the tarball can write outside it.
 pub fn unpack(tarball: &Path, dir: &Path) -> Result<()> {
-    let file = fs::File::open(tarball)
-        .map_err(|e| Error::os(format!("opening {}", tarball.display()), e))?;
-    let mut magic = [0u8; 2];
-    let gzip = {
-        use std::io::Read;
-        let mut probe = fs::File::open(tarball)
-            .map_err(|e| Error::os(format!("opening {}", tarball.display()), e))?;
-        probe.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b]
-    };
-    let reader: Box<dyn std::io::Read> = if gzip {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    fs::create_dir_all(dir).map_err(|e| Error::os(format!("creating {}", dir.display()), e))?;
-    let mut archive = tar::Archive::new(reader);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
-    archive
-        .unpack(dir)
-        .map_err(|e| Error::io("unpacking", tarball, e))
+    let file = fs::File::open(tarball).map_err(|e| Error::io("opening", tarball, e))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+    crate::unpack::unpack(file, dir)
+        .map(drop)
+        .map_err(|e| Error::Invalid(format!("unpacking {}: {}", tarball.display(), e.report())))
 }
 // ANCHOR_END: unpack

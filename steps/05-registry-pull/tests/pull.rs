@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use berth::image::unpack::is_temporary;
 use berth::registry::local::{images, write_auth_file, Registry, TempDir};
 use berth::testing::{check, check_eq, test, wait_with_timeout, Completion, Needs, Outcome, Trial};
+use berth::unpack::layer::is_temporary;
 
 const OURS: &str = env!("CARGO_BIN_EXE_step-05");
 

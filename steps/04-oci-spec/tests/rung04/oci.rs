@@ -715,6 +715,10 @@ fn reused_pid() -> Outcome {
     let rt = Runtime::new(rung(), "reused");
     let created = rt.run(&["create", "--bundle", dir.to_str().unwrap(), "r"]);
     check(created.status.success(), || text(&created))?;
+    // Start times count clock ticks (10 ms): a process started in the same
+    // tick as the container's would be indistinguishable by it — as it is
+    // for runc — but a PID is not reused that fast. Let a tick pass.
+    std::thread::sleep(Duration::from_millis(30));
     let mut bystander = Command::new("sleep").arg("30").spawn().unwrap();
     let path = rt.root.join("r/state.json");
     let mut state: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
