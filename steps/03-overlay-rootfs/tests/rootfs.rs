@@ -61,6 +61,11 @@ fn main() {
         ),
         test("layers_stack_top_wins", Needs::Root, layers_stack),
         test("a_tarball_rootfs_works", Needs::Root, tarball),
+        test(
+            "a_tarball_that_escapes_through_a_symlink_is_refused_and_writes_nothing",
+            Needs::Root,
+            hostile_tarball,
+        ),
         test("vfs_storage_works_and_writes_vanish", Needs::Root, vfs),
         test(
             "bad_input_gives_clear_errors_and_leaves_nothing",
@@ -417,6 +422,44 @@ fn tarball() -> Outcome {
     let _ = fs::remove_dir_all(&dir);
     run.success()?;
     check_eq(run.lines(), vec!["yes"], "busybox from the tarball")
+}
+
+fn hostile_tarball() -> Outcome {
+    // A symlink `etc -> OUTSIDE`, then a file `etc/planted`: the path has
+    // no `..` in it, and a path-checking unpacker would write OUTSIDE/planted.
+    let dir = scratch("hostile");
+    let outside = dir.join("outside");
+    let content = dir.join("content");
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(content.join("d")).unwrap();
+    std::os::unix::fs::symlink(&outside, content.join("etc")).unwrap();
+    fs::write(content.join("d/planted"), "x").unwrap();
+    let tar = dir.join("hostile.tar");
+    // GNU tar: the link first, then the file stored under etc/.
+    let status = Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&content)
+        .args(["etc", "--transform", "s,^d/,etc/,", "d/planted"])
+        .status()
+        .unwrap();
+    check(status.success(), || "making the tarball".into())?;
+    let run = rung().run(["--rootfs", tar.to_str().unwrap(), "--", "true"]);
+    let planted = outside.join("planted").exists();
+    let _ = fs::remove_dir_all(&dir);
+    check(!planted, || {
+        "the tarball wrote through its symlink, outside the root".into()
+    })?;
+    check(
+        run.code == Some(125) && run.stderr.contains("etc/planted"),
+        || {
+            format!(
+                "expected a refusal naming etc/planted, got {:?}: {}",
+                run.code, run.stderr
+            )
+        },
+    )
 }
 
 fn vfs() -> Outcome {
