@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use super::pull::pull;
+use super::pull::{pull, quietly, ProgressMaker};
 use super::reference::Reference;
 use super::store::Store;
-use crate::registry::client::{parse_platform, Options};
+use crate::registry::client::{parse_platform, Options, Progress, Quiet};
 use crate::{Error, Result};
 
 // ANCHOR: args
@@ -94,7 +94,8 @@ pub fn run(program: &str, store: &Path, state: &Path, command: &Command) -> Resu
                 platform: platform.as_deref().map(parse_platform).transpose()?,
                 ..Options::default()
             };
-            let pulled = pull(&store, &reference, &options, !quiet)?;
+            let bars: ProgressMaker = if *quiet { &quietly } else { &progress_bar };
+            let pulled = pull(&store, &reference, &options, bars)?;
             for (digest, actual) in &pulled.repaired {
                 crate::warning::warn(format!(
                     "{digest} was damaged in the store (its bytes hash to {actual}): fetched it again"
@@ -168,3 +169,40 @@ pub fn run_image(
     result
 }
 // ANCHOR_END: run
+
+/// A download's progress bar (indicatif): the command line's, not the
+/// protocol's.
+struct Bar(indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn update(&mut self, done: u64, total: Option<u64>) {
+        if let Some(total) = total {
+            self.0.set_length(total);
+        }
+        self.0.set_position(done);
+    }
+    fn finish(&mut self) {
+        self.0.finish();
+    }
+}
+
+/// A progress bar named `name` on stderr if stderr is a terminal, and
+/// [`Quiet`] otherwise — so logs and tests are not filled with escape codes.
+pub fn progress_bar(name: &str, total: Option<u64>) -> Box<dyn Progress> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return Box::new(Quiet);
+    }
+    let bar = match total {
+        Some(total) => indicatif::ProgressBar::new(total),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg:20} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let short = name.strip_prefix("sha256:").unwrap_or(name);
+    bar.set_message(short.chars().take(19).collect::<String>());
+    Box::new(Bar(bar))
+}

@@ -15,7 +15,7 @@ use super::digest::Digest;
 use super::reference::Reference;
 use super::store::Store;
 use crate::registry::client::{
-    platform_name, progress_bar, sha256_file, Client, Options, Progress, Quiet, ResolvedImage,
+    platform_name, sha256_file, Client, Options, Progress, ResolvedImage,
 };
 use crate::unpack::layer::unpack_atomically;
 use crate::{Error, Result};
@@ -40,9 +40,25 @@ pub struct Pulled {
 }
 
 // ANCHOR: pull
-/// Pull `reference` into `store`. With `bars`, a progress bar per layer
-/// when standard error is a terminal.
-pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool) -> Result<Pulled> {
+/// How a pull reports a layer's download: `progress(name, size)` makes the
+/// [`Progress`] for one layer. The protocol module draws nothing itself;
+/// the command line passes progress bars (see `image::cli`), a test or a
+/// manager passes [`quietly`] or its own.
+pub type ProgressMaker<'a> = &'a (dyn Fn(&str, Option<u64>) -> Box<dyn Progress> + Sync);
+
+/// No progress reported.
+pub fn quietly(_name: &str, _size: Option<u64>) -> Box<dyn Progress> {
+    Box::new(crate::registry::client::Quiet)
+}
+
+/// Pull `reference` into `store`, telling `progress` how each layer's
+/// download goes.
+pub fn pull(
+    store: &Store,
+    reference: &Reference,
+    options: &Options,
+    progress: ProgressMaker<'_>,
+) -> Result<Pulled> {
     let mut client = Client::new(reference.api_host(), options)?;
     // From the first blob to the name: no garbage collection meanwhile.
     let pin = store.pin()?;
@@ -70,11 +86,7 @@ pub fn pull(store: &Store, reference: &Reference, options: &Options, bars: bool)
     for (layer, diff_id) in image.layers.iter().zip(&diff_ids) {
         let digest = layer.digest().to_string();
         let fetched = once(store, &digest, &mut repaired, |partial| {
-            let mut progress: Box<dyn Progress> = if bars {
-                progress_bar(Digest::parse(&digest)?.short(), Some(layer.size()))
-            } else {
-                Box::new(Quiet)
-            };
+            let mut progress = progress(Digest::parse(&digest)?.short(), Some(layer.size()));
             client.blob_to_file(
                 &repository,
                 &digest,
@@ -247,8 +259,8 @@ mod tests {
         let reference = Reference::parse(&format!("{}/test/layers:v1", registry.host())).unwrap();
         // Two pulls at once into one empty store.
         let pulls: Vec<Pulled> = std::thread::scope(|s| {
-            let a = s.spawn(|| pull(&store, &reference, &Options::default(), false));
-            let b = s.spawn(|| pull(&store, &reference, &Options::default(), false));
+            let a = s.spawn(|| pull(&store, &reference, &Options::default(), &quietly));
+            let b = s.spawn(|| pull(&store, &reference, &Options::default(), &quietly));
             [a.join().unwrap().unwrap(), b.join().unwrap().unwrap()].to_vec()
         });
         // Config and two layers: downloaded three times in all, not six.
@@ -280,7 +292,7 @@ mod tests {
         // Named, and a second pull downloads nothing.
         let names = store.images().unwrap();
         assert_eq!(names.get(&reference.to_string()), Some(&pulls[0].manifest));
-        let again = pull(&store, &reference, &Options::default(), false).unwrap();
+        let again = pull(&store, &reference, &Options::default(), &quietly).unwrap();
         assert_eq!(again.downloaded, 0);
         // rmi removes everything the image alone needed.
         let lock = store.lock().unwrap();
@@ -299,7 +311,7 @@ mod tests {
         let dir = TempDir::with_prefix("berth-pull-damaged").unwrap();
         let store = Store::open(dir.path()).unwrap();
         let reference = Reference::parse(&format!("{}/test/one:v1", registry.host())).unwrap();
-        let first = pull(&store, &reference, &Options::default(), false).unwrap();
+        let first = pull(&store, &reference, &Options::default(), &quietly).unwrap();
         assert!(first.repaired.is_empty());
         // Four bytes of the layer's blob overwritten in place.
         let layer = &pushed.layers[0].digest;
@@ -308,7 +320,7 @@ mod tests {
         bytes[1000..1004].copy_from_slice(b"oops");
         fs::write(&blob, &bytes).unwrap();
         let damaged = sha256_file(&blob).unwrap();
-        let again = pull(&store, &reference, &Options::default(), false).unwrap();
+        let again = pull(&store, &reference, &Options::default(), &quietly).unwrap();
         assert_eq!(again.repaired, vec![(layer.clone(), damaged)]);
         assert_eq!(again.downloaded, 1, "only the damaged blob");
         assert_eq!(
@@ -317,7 +329,7 @@ mod tests {
             "the blob is whole again"
         );
         // And a pull of an intact store repairs nothing.
-        let third = pull(&store, &reference, &Options::default(), false).unwrap();
+        let third = pull(&store, &reference, &Options::default(), &quietly).unwrap();
         assert!(third.repaired.is_empty() && third.downloaded == 0);
     }
 }
