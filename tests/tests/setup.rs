@@ -8,17 +8,24 @@
 use berth::testing::{check_eq, test, Needs, Outcome};
 
 fn main() {
-    berth::testing::run(vec![test(
-        "the_child_is_dumpable_only_for_a_round_trip_that_asks",
-        Needs::Root,
-        dumpable_window,
-    )])
+    berth::testing::run(vec![
+        test(
+            "the_child_is_dumpable_only_for_a_round_trip_that_asks",
+            Needs::Root,
+            dumpable_window,
+        ),
+        test(
+            "a_spawn_that_fails_cleans_up_every_stage",
+            Needs::Nothing,
+            spawn_cleanup,
+        ),
+    ])
 }
 
 fn dumpable_window() -> Outcome {
     // nobody: any unprivileged user will do.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dumpable-probe"))
-        .arg("65534")
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_setup-probe"))
+        .args(["dumpable", "65534"])
         .output()
         .map_err(|e| e.to_string())?;
     check_eq(
@@ -34,5 +41,17 @@ fn dumpable_window() -> Outcome {
             Some(0),
         ),
         "what the runtime saw",
+    )
+}
+
+fn spawn_cleanup() -> Outcome {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_setup-probe"))
+        .arg("spawn-cleanup")
+        .output()
+        .map_err(|e| e.to_string())?;
+    check_eq(
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        "cleaned up\nspawn: refused on purpose\n".to_string(),
+        "what spawn did when a stage failed",
     )
 }

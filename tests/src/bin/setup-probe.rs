@@ -1,7 +1,9 @@
-//! A probe for the set-up sequence's round trips (run by
-//! `tests/setup.rs`): is the container's first process dumpable while the
-//! runtime acts on it in a round trip asked with `ask_dumpable`, and not
-//! dumpable again afterwards?
+//! Probes of the set-up sequence, which drive the library directly (run by
+//! `tests/setup.rs`).
+//!
+//! `setup-probe dumpable UID`: is the container's first process dumpable
+//! while the runtime acts on it in a round trip asked with `ask_dumpable`,
+//! and not dumpable again afterwards?
 //!
 //! Dumpability shows in who owns the files under `/proc/PID` (though not
 //! the directory itself): the process's own user when it is dumpable,
@@ -47,11 +49,42 @@ impl Stage for Probe {
     }
 }
 
+/// A stage whose outside half fails, and which says when it is cleaned
+/// up: `spawn` (create, exec --detach) must clean up every stage when it
+/// fails, as `run` does.
+struct Refused;
+
+impl Stage for Refused {
+    fn name(&self) -> &'static str {
+        "a stage that fails"
+    }
+
+    fn in_parent(&mut self, _child: Pid) -> berth::Result<()> {
+        Err(berth::Error::Invalid("refused on purpose".into()))
+    }
+
+    fn cleanup(&mut self) {
+        println!("cleaned up");
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    if mode == "spawn-cleanup" {
+        let spawned = Container::new(vec!["true".into()])
+            .expect("a command")
+            .stage(Refused)
+            .spawn();
+        println!(
+            "spawn: {}",
+            spawned.map_or_else(|e| e.report(), |pid| pid.to_string())
+        );
+        return std::process::ExitCode::SUCCESS;
+    }
     let id: u32 = std::env::args()
-        .nth(1)
+        .nth(2)
         .and_then(|a| a.parse().ok())
-        .expect("usage: dumpable-probe UID");
+        .expect("usage: setup-probe dumpable UID | setup-probe spawn-cleanup");
     setresgid(Gid::from_raw(id), Gid::from_raw(id), Gid::from_raw(id)).expect("setresgid");
     setresuid(Uid::from_raw(id), Uid::from_raw(id), Uid::from_raw(id)).expect("setresuid");
     let container = Container::new(vec!["true".into()])
@@ -59,7 +92,7 @@ fn main() -> std::process::ExitCode {
         .init(false)
         .stage(Probe);
     berth::cli::exit_status(
-        "dumpable-probe",
+        "setup-probe",
         container
             .run()
             .map(|status| status.code())
