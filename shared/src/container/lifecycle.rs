@@ -11,8 +11,8 @@
 //!   → runtime: maps written → child: go on" before the child does
 //!   anything as its new identity; an idmapped mount is made on one side
 //!   and attached on the other. A stage asks from its
-//!   [`in_child_first`](Stage::in_child_first) half ([`Ask`]), the runtime
-//!   runs the same stage's [`answer`](Stage::answer), and the answer —
+//!   [`in_child_first`](super::Stage::in_child_first) half ([`Ask`]), the runtime
+//!   runs the same stage's [`answer`](super::Stage::answer), and the answer —
 //!   bytes, and descriptors passed with `SCM_RIGHTS` — comes back.
 //! - **Namespaces joined, not made** (`linux.namespaces[].path`): entered
 //!   by the child first of all, before it says Ready, so the hooks the
@@ -76,7 +76,7 @@ pub(super) struct Lifecycle {
 
 // ANCHOR: ask
 /// The child's side of a round trip: what a stage's
-/// [`in_child_first`](Stage::in_child_first) is given.
+/// [`in_child_first`](super::Stage::in_child_first) is given.
 pub struct Ask<'a> {
     channel: &'a Channel,
     stage: u32,
@@ -93,7 +93,7 @@ pub struct Answer {
 }
 
 impl Ask<'_> {
-    /// Ask the runtime to run this stage's [`answer`](Stage::answer) now,
+    /// Ask the runtime to run this stage's [`answer`](super::Stage::answer) now,
     /// and wait for what it sends back.
     pub fn ask(&self) -> Result<Answer> {
         self.channel.send(&Message::Ask { stage: self.stage })?;

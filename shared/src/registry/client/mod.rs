@@ -151,7 +151,8 @@ pub struct ResolvedImage {
 }
 
 /// Told how a download is going. Implemented for closures
-/// `FnMut(done, total)`; see [`progress_bar`] for a terminal bar.
+/// `FnMut(done, total)`; see [`progress_bar`](crate::image::cli::progress_bar)
+/// for a terminal bar.
 pub trait Progress {
     /// `done` bytes of `total` (if known) are on disk.
     fn update(&mut self, done: u64, total: Option<u64>);
