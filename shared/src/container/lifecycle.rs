@@ -74,6 +74,90 @@ pub(super) struct Lifecycle {
     time_offsets: Option<String>,
 }
 
+// ANCHOR: leftover
+/// Something a stage leaves behind when `create` returns, which `delete`
+/// — another run of the runtime — must release. Kept in the container's
+/// state (`state.json`), so each kind says how to find it again safely.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Leftover {
+    /// A helper process: stopped (SIGTERM, then SIGKILL) — if it is still
+    /// the process that started then (see [`crate::oci::state::signal`]).
+    Process {
+        /// Its PID.
+        pid: i32,
+        /// Its start time, in clock ticks after boot.
+        start_time: u64,
+    },
+    /// A mount on the host's side (a bind of a namespace file): detached.
+    Mount {
+        /// Where it is mounted.
+        path: PathBuf,
+    },
+    /// A file or a directory: removed.
+    Path {
+        /// Where it is.
+        path: PathBuf,
+    },
+}
+
+impl Leftover {
+    /// A helper process, named by its PID and its current start time.
+    pub fn process(pid: i32) -> Leftover {
+        Leftover::Process {
+            pid,
+            start_time: crate::oci::state::start_time(pid).unwrap_or(0),
+        }
+    }
+
+    /// Release it. Something already gone is released.
+    pub fn release(&self) -> Result<()> {
+        match self {
+            Leftover::Process { pid, start_time } => {
+                use crate::oci::state::{alive, signal};
+                if !signal(*pid, *start_time, Signal::SIGTERM)? {
+                    return Ok(());
+                }
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                while alive(*pid, *start_time) && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                signal(*pid, *start_time, Signal::SIGKILL).map(drop)
+            }
+            Leftover::Mount { path } => {
+                match nix::mount::umount2(path.as_path(), nix::mount::MntFlags::MNT_DETACH) {
+                    Ok(()) | Err(Errno::EINVAL | Errno::ENOENT) => Ok(()),
+                    Err(e) => Err(Error::sys(format!("unmounting {}", path.display()), e)),
+                }
+            }
+            Leftover::Path { path } => {
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(path)
+                } else {
+                    std::fs::remove_file(path)
+                };
+                match removed {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(Error::io("removing", path, e))
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+// ANCHOR_END: leftover
+
+/// A container's process that outlives the runtime, and what its stages
+/// left behind for `delete` (see [`Leftover`]).
+#[derive(Debug)]
+pub struct Spawned {
+    /// The process, as the host sees it.
+    pub pid: Pid,
+    /// What the stages leave behind.
+    pub leftovers: Vec<Leftover>,
+}
+
 // ANCHOR: ask
 /// The child's side of a round trip: what a stage's
 /// [`in_child_first`](super::Stage::in_child_first) is given.
@@ -350,7 +434,7 @@ impl Container {
     /// reading (the OCI runtime's `create`, then `start`). Returns the
     /// process's PID; the container outlives the caller, so nothing is
     /// cleaned up here unless it fails: the rest is `delete`'s job.
-    pub fn create(mut self, start_fifo: PathBuf) -> Result<Pid> {
+    pub fn create(mut self, start_fifo: PathBuf) -> Result<Spawned> {
         self.oci.start_fifo = Some(start_fifo);
         self.spawn()
     }
@@ -359,7 +443,7 @@ impl Container {
     /// Start the program and return its PID without waiting for it: it
     /// outlives the caller (`exec --detach`; and `create`, with a FIFO).
     /// If it fails, every stage's clean-up runs, as in `run`.
-    pub fn spawn(mut self) -> Result<Pid> {
+    pub fn spawn(mut self) -> Result<Spawned> {
         self.oci.detached = true;
         self.init = false; // the OCI process is the container's PID 1 itself
         let signals = init::block_signals()?;
@@ -374,7 +458,10 @@ impl Container {
             Ok(Forked::Parent { child }) => {
                 drop(inside);
                 match self.set_up_from_outside(child, &outside) {
-                    Ok(()) => Ok(child),
+                    Ok(()) => Ok(Spawned {
+                        pid: child,
+                        leftovers: self.stages.iter().flat_map(|s| s.leftovers()).collect(),
+                    }),
                     Err(error) => {
                         let _ = kill(child, Signal::SIGKILL);
                         let _ = waitpid(child, None);
@@ -522,4 +609,59 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<std::fs::File> {
     file.write_all(b"0")
         .map_err(|e| Error::io("answering start: writing", &path, e))?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leftover_process_is_stopped_only_if_it_is_still_the_same() {
+        let mut helper = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = helper.id() as i32;
+        // Another start time: as if the PID had been reused. Left alone.
+        let stranger = Leftover::Process { pid, start_time: 1 };
+        stranger.release().unwrap();
+        assert!(
+            helper.try_wait().unwrap().is_none(),
+            "a stranger was signalled"
+        );
+        Leftover::process(pid).release().unwrap();
+        let status = helper.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(15)
+        );
+        // Gone already: released all the same.
+        Leftover::process(pid).release().unwrap();
+    }
+
+    #[test]
+    fn a_leftover_path_is_removed_and_leftovers_keep_their_shape_in_json() {
+        let made = std::env::temp_dir().join(format!("berth-leftover-{}", std::process::id()));
+        std::fs::create_dir_all(made.join("inside")).unwrap();
+        let leftovers = vec![
+            Leftover::Path { path: made.clone() },
+            Leftover::Process {
+                pid: 42,
+                start_time: 7,
+            },
+        ];
+        let json = serde_json::to_string(&leftovers).unwrap();
+        assert_eq!(
+            json,
+            format!(
+                r#"[{{"kind":"path","path":"{}"}},{{"kind":"process","pid":42,"start_time":7}}]"#,
+                made.display()
+            )
+        );
+        let back: Vec<Leftover> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, leftovers);
+        back[0].release().unwrap();
+        assert!(!made.exists());
+        back[0].release().unwrap();
+    }
 }

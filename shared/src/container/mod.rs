@@ -90,6 +90,16 @@ pub trait Stage {
         Ok(lifecycle::Answer::default())
     }
 
+    /// What this stage leaves behind that outlives the runtime's process
+    /// (rung 04): asked once `create` has succeeded. The runtime that
+    /// created a container is gone by the time it is deleted, so a helper
+    /// process (rung 07's pasta) or a mount made for it is written down in
+    /// the container's state, and `delete` releases it.
+    #[cfg(feature = "step-04")]
+    fn leftovers(&self) -> Vec<lifecycle::Leftover> {
+        Vec::new()
+    }
+
     /// Runs in the process that is about to become the user's command,
     /// just before `execve`: for what belongs to that one process rather
     /// than to the namespace — its working directory, its user, its

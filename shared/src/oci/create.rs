@@ -70,7 +70,8 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
     fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
         .map_err(|e| Error::io("chmod", &fifo, e))?;
     // If this fails, dropping `cgroup` removes it.
-    let pid = container.create(fifo)?;
+    let spawned = container.create(fifo)?;
+    let pid = spawned.pid;
 
     let state = State {
         oci_version: spec.version().clone(),
@@ -86,6 +87,7 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
     store.save(&Stored {
         state: state.clone(),
         start_time: start_time(pid.as_raw()).unwrap_or(0),
+        leftovers: spawned.leftovers,
         cgroup: cgroup.keep(),
         hooks: spec.hooks().clone(),
         annotations: spec.annotations().clone(),

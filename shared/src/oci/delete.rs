@@ -32,6 +32,14 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
             }
         }
     }
+    // What the stages left behind (helper processes, mounts): released
+    // now that the container's process is gone. A failure is a warning:
+    // the rest must still go.
+    for leftover in &stored.leftovers {
+        if let Err(error) = leftover.release() {
+            crate::warning::warn(error.report());
+        }
+    }
     let poststop = stored.hooks.as_ref().and_then(|h| h.poststop().clone());
     let state = stored.hook_state("stopped");
     let parents: Vec<_> = stored

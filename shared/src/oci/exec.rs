@@ -127,7 +127,7 @@ pub fn exec(store: &Store, id: &str, options: &Options) -> Result<Exec> {
         .stage(scheduling)
         .stage(ProcessSetup::new(&options.process)?.seccomp(seccomp));
     if options.detach {
-        let pid = container.spawn()?;
+        let pid = container.spawn()?.pid;
         if let Some(path) = &options.pid_file {
             super::state::write_pid_file(path, pid.as_raw())?;
         }

@@ -79,6 +79,10 @@ pub struct Stored {
     /// process given the same PID. 0: not known.
     #[serde(default)]
     pub start_time: u64,
+    /// What its stages left behind for `delete` to release (a helper
+    /// process, a mount).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<crate::container::lifecycle::Leftover>,
     /// The container's cgroup directories.
     pub cgroup: Vec<PathBuf>,
     /// The hooks `start` and `delete` still have to run (poststart,

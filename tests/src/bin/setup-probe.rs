@@ -77,7 +77,7 @@ fn main() -> std::process::ExitCode {
             .spawn();
         println!(
             "spawn: {}",
-            spawned.map_or_else(|e| e.report(), |pid| pid.to_string())
+            spawned.map_or_else(|e| e.report(), |s| s.pid.to_string())
         );
         return std::process::ExitCode::SUCCESS;
     }
