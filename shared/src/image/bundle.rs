@@ -139,7 +139,7 @@ fn user(spec: &str, root: &Path) -> Result<(u32, u32)> {
                 .resolve(Path::new("/etc/passwd"))
                 .map_err(|e| Error::sys("looking up the image's /etc/passwd", e))?;
             let passwd = fs::read_to_string(crate::oci::inroot::proc_path(&fd))
-                .map_err(|e| Error::Invalid(format!("reading the image's /etc/passwd: {e}")))?;
+                .map_err(|e| Error::os("reading the image's /etc/passwd", e))?;
             let found = passwd.lines().find_map(|line| {
                 let f: Vec<&str> = line.split(':').collect();
                 (f.len() >= 4 && f[0] == user).then(|| (f[2].parse().ok(), f[3].parse().ok()))

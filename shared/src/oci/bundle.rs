@@ -27,10 +27,9 @@ impl Bundle {
     pub fn load(dir: &Path) -> Result<Bundle> {
         let dir = dir
             .canonicalize()
-            .map_err(|e| Error::Invalid(format!("bundle {}: {e}", dir.display())))?;
+            .map_err(|e| Error::io("finding the bundle", dir, e))?;
         let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
         let spec: Spec = serde_json::from_str(&text).map_err(|e| {
             // A misspelt seccomp name is better told by its field's name.
             let why = super::seccomp::explain(&text).unwrap_or_else(|| e.to_string());

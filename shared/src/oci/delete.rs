@@ -58,7 +58,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         let _ = std::fs::remove_dir(parent);
     }
     std::fs::remove_dir_all(store.dir(id))
-        .map_err(|e| Error::Invalid(format!("removing the state of {id:?}: {e}")))?;
+        .map_err(|e| Error::io("removing the state folder", store.dir(id), e))?;
     // Everything is released; a failing poststop hook only gets a warning.
     if let Err(error) = hooks::run("poststop", &poststop.unwrap_or_default(), &state) {
         crate::warning::warn(error.report());

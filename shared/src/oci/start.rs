@@ -84,7 +84,7 @@ fn read_to_end(file: &mut fs::File) -> Result<String> {
             Ok(0) => return Ok(String::from_utf8_lossy(&text).into_owned()),
             Ok(n) => text.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(Error::Invalid(format!("reading the start FIFO: {e}"))),
+            Err(e) => return Err(Error::os("reading the start FIFO", e)),
         }
     }
 }

@@ -211,7 +211,7 @@ impl Store {
         let tmp = dir.join("state.json.tmp");
         fs::write(&tmp, json)
             .and_then(|()| fs::rename(&tmp, dir.join("state.json")))
-            .map_err(|e| Error::Invalid(format!("writing the state of {}: {e}", stored.state.id)))
+            .map_err(|e| Error::io("writing the state in", &dir, e))
     }
 
     /// Every container in the store.

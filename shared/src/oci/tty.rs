@@ -49,12 +49,8 @@ impl Console {
     /// Connect to the engine's console socket at `path` (now, while the
     /// path still names the host's file).
     pub fn connect(path: &Path) -> Result<Console> {
-        let socket = UnixStream::connect(path).map_err(|e| {
-            Error::Invalid(format!(
-                "connecting to the console socket {}: {e}",
-                path.display()
-            ))
-        })?;
+        let socket = UnixStream::connect(path)
+            .map_err(|e| Error::io("connecting to the console socket", path, e))?;
         Ok(Console { socket })
     }
 }
@@ -91,8 +87,7 @@ impl Stage for Console {
         )
         .map_err(|e| Error::sys(format!("opening {name}"), e))?;
         // Programs that write to the console should reach this terminal.
-        std::fs::write("/dev/console", b"")
-            .map_err(|e| Error::Invalid(format!("creating /dev/console: {e}")))?;
+        std::fs::write("/dev/console", b"").map_err(|e| Error::os("creating /dev/console", e))?;
         mount(
             Some(name.as_str()),
             "/dev/console",

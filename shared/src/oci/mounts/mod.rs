@@ -132,9 +132,8 @@ impl Stage for BundleRoot {
         // engines count on: `podman run -w /new`), before the root may
         // become read-only. After pivot_root, no link can lead out.
         if !self.cwd.exists() {
-            fs::create_dir_all(&self.cwd).map_err(|e| {
-                Error::Invalid(format!("creating process.cwd {}: {e}", self.cwd.display()))
-            })?;
+            fs::create_dir_all(&self.cwd)
+                .map_err(|e| Error::io("creating process.cwd", &self.cwd, e))?;
         }
         for device in &self.devices {
             make_device(device)?;
@@ -202,7 +201,7 @@ fn make_device(device: &LinuxDevice) -> Result<()> {
         return Err(Error::Invalid(format!("{what}: must be a path under /dev")));
     }
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::Invalid(format!("{what}: {e}")))?;
+        fs::create_dir_all(parent).map_err(|e| Error::os(what.as_str(), e))?;
     }
     let _ = fs::remove_file(path); // a default node of the same name
     let mode = Mode::from_bits_truncate(device.file_mode().unwrap_or(0o666));
@@ -295,7 +294,7 @@ fn mount_one(root: &Root, m: &Mount, cgroupns: bool) -> Result<()> {
     if copy_up {
         // The one use of the covered directory: `place` still reaches it.
         copy_tree(Path::new(&proc_path(&place)), Path::new(&target))
-            .map_err(|e| Error::Invalid(format!("{what}: tmpcopyup: {e}")))?;
+            .map_err(|e| Error::os(format!("{what}: tmpcopyup"), e))?;
     }
     if bind && !rest.is_empty() {
         remount_bind(&mounted, rest).map_err(|e| Error::sys(format!("{what} ({options:?})"), e))?;
