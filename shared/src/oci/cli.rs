@@ -544,6 +544,21 @@ pub fn log_error(path: &Path, format: LogFormat, message: &str) {
     log_line(path, format, "error", message);
 }
 
+impl Global {
+    /// How a runtime's `main` ends: an error also goes to `--log` (where
+    /// an engine reads it), then the outcome becomes the exit status (see
+    /// [`crate::cli::exit_status`]).
+    pub fn exit(&self, program: &str, outcome: Result<i32>) -> std::process::ExitCode {
+        if let (Err(error), Some(log)) = (&outcome, &self.log) {
+            log_error(log, self.log_format, &error.report());
+        }
+        crate::cli::exit_status(
+            program,
+            outcome.map_err(Box::<dyn std::error::Error + Send + Sync>::from),
+        )
+    }
+}
+
 /// One line of `--log`: text, or the JSON object runc writes.
 fn log_line(path: &Path, format: LogFormat, level: &str, message: &str) {
     let line = match format {

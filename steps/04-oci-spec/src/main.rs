@@ -57,10 +57,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     args.global.install_warnings("step-04");
     let outcome = cli::run("step-04", &args.global, &args.command);
-    if let (Err(error), Some(log)) = (&outcome, &args.global.log) {
-        cli::log_error(log, args.global.log_format, &error.report());
-    }
-    berth::cli::exit_status("step-04", outcome.map_err(anyhow::Error::from))
+    args.global.exit("step-04", outcome)
 }
 
 #[cfg(test)]

@@ -68,10 +68,7 @@ fn main() -> ExitCode {
             command,
         ),
     };
-    if let (Err(error), Some(log)) = (&outcome, &args.global.log) {
-        oci::cli::log_error(log, args.global.log_format, &error.report());
-    }
-    berth::cli::exit_status("step-05", outcome.map_err(anyhow::Error::from))
+    args.global.exit("step-05", outcome)
 }
 
 #[cfg(test)]
