@@ -69,6 +69,11 @@ pub fn trials() -> Vec<Trial> {
             hooks_see_joined_netns,
         ),
         test(
+            "errors_and_warnings_reach_the_log_file_as_runc_writes_it",
+            Needs::Root,
+            log_file,
+        ),
+        test(
             "a_create_waiting_on_its_hooks_does_not_hold_up_another",
             Needs::Root,
             creates_in_parallel,
@@ -663,6 +668,56 @@ fn join_netns() -> Outcome {
         out.trim().to_string(),
         format!("net:[{}]", inode.unwrap()),
         "the container's network namespace",
+    )
+}
+
+fn log_file() -> Outcome {
+    // Engines pass --log and read it when a runtime fails: one JSON object
+    // a line, {"level", "msg", "time"}, as runc writes them.
+    let rt = Runtime::new(rung(), "logfile");
+    let log = rt.root.with_extension("log");
+    let _ = fs::remove_file(&log);
+    let log_arg = log.to_str().unwrap();
+    // A warning (runc spec's ambient capabilities cannot all be raised),
+    // then an error (a bundle whose root does not exist).
+    let warned = bundle("log-warn", &["true"], |c| {
+        c["process"]["capabilities"]["ambient"] = json!(["CAP_SYS_ADMIN"]);
+    });
+    let failing = bundle("log-fail", &["true"], |c| {
+        c["root"]["path"] = json!("/no/such/rootfs")
+    });
+    let with_log = |args: &[&str]| {
+        let mut all = vec!["--log", log_arg, "--log-format", "json"];
+        all.extend_from_slice(args);
+        rt.run(&all)
+    };
+    let ran = with_log(&["run", "--bundle", warned.to_str().unwrap(), "l1"]);
+    let refused = with_log(&["create", "--bundle", failing.to_str().unwrap(), "l2"]);
+    let written = fs::read_to_string(&log).unwrap_or_default();
+    let _ = fs::remove_file(&log);
+    for dir in [&warned, &failing] {
+        let _ = fs::remove_dir_all(dir);
+    }
+    check(ran.status.success() && !refused.status.success(), || {
+        format!("{}{}", text(&ran), text(&refused))
+    })?;
+    let lines: Vec<Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("{l:?}: {e}")))
+        .collect::<std::result::Result<_, _>>()?;
+    let levels: Vec<&str> = lines
+        .iter()
+        .map(|l| l["level"].as_str().unwrap_or(""))
+        .collect();
+    check_eq(levels, vec!["warning", "error"], "the log's levels")?;
+    check(
+        lines[0]["msg"].as_str().unwrap_or("").contains("ambient")
+            && lines[1]["msg"]
+                .as_str()
+                .unwrap_or("")
+                .contains("/no/such/rootfs")
+            && lines.iter().all(|l| l["time"].is_string()),
+        || written.clone(),
     )
 }
 
