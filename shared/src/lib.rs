@@ -30,6 +30,7 @@
 //! | [`net`] a network namespace's loopback (rung 07 adds the rest) | 04 | 4 |
 //! | [`image`] references, digests, the content-addressed store, layers, bundles from images | 05 | 5 |
 //! | [`registry`] the distribution protocol: manifests, blobs, tokens | 05 | 5 |
+//! | [`userns`] user namespaces: ID maps, subordinate IDs, writing the maps | 06 | 6 |
 //!
 //! Rung 04 also adds to rung 01's set-up sequence (`container::lifecycle`,
 //! `sync`'s round trips): what an OCI runtime needs and rung 01 does not.
@@ -69,6 +70,8 @@ pub mod rootfs;
 pub mod sync;
 #[cfg(feature = "step-03")]
 pub mod unpack;
+#[cfg(feature = "step-06")]
+pub mod userns;
 #[cfg(feature = "step-01")]
 pub mod warning;
 
