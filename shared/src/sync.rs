@@ -127,6 +127,10 @@ pub fn pair() -> Result<(Channel, Channel)> {
 /// The most descriptors one message carries.
 const MAX_FDS: usize = 8;
 
+/// The largest message read whole (a hook state with many annotations
+/// fits; a larger one is an error, never read in part).
+const MAX_MESSAGE: usize = 64 * 1024;
+
 impl Channel {
     /// Send one message.
     pub fn send(&self, message: &Message) -> Result<()> {
@@ -164,7 +168,7 @@ impl Channel {
 
     /// Wait for one message and the descriptors sent with it.
     pub fn recv_with(&self) -> Result<Option<(Message, Vec<OwnedFd>)>> {
-        let mut buf = [0u8; 4096];
+        let mut buf = vec![0u8; MAX_MESSAGE];
         let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
         loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
@@ -194,6 +198,16 @@ impl Channel {
                 }
             }
             let n = received.bytes;
+            if received
+                .flags
+                .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC)
+            {
+                // A message is read whole or not at all: never act on the
+                // first part of one (a hook state cut in the middle).
+                return Err(Error::Invalid(format!(
+                    "a set-up message larger than {MAX_MESSAGE} bytes, or with more than {MAX_FDS} descriptors"
+                )));
+            }
             if n == 0 {
                 return Ok(None);
             }
@@ -231,6 +245,15 @@ mod tests {
             a.send(&m).unwrap();
             assert_eq!(b.recv().unwrap(), Some(m));
         }
+    }
+
+    #[test]
+    fn a_message_too_large_is_refused_not_cut() {
+        let (a, b) = pair().unwrap();
+        a.send(&Message::Failed("x".repeat(MAX_MESSAGE + 10)))
+            .unwrap();
+        let error = b.recv().unwrap_err().to_string();
+        assert!(error.contains("larger than"), "{error}");
     }
 
     #[test]

@@ -58,8 +58,10 @@ pub(super) struct Lifecycle {
     /// The command's environment; `None`: the runtime's own.
     env: Option<Vec<(String, String)>>,
     /// For [`create`](Container::create): the FIFO the container waits on
-    /// until `start` opens it.
-    pub(super) start_fifo: Option<PathBuf>,
+    /// until `start` opens it, opened (`O_PATH`) by the runtime before the
+    /// clone — in a joined mount namespace its path would mean nothing —
+    /// and inherited by the child.
+    pub(super) start_fifo: Option<OwnedFd>,
     /// How many descriptors after stdio the program inherits.
     preserve_fds: u32,
     /// Whether the program outlives the runtime (no parent-death signal).
@@ -102,12 +104,13 @@ pub enum Leftover {
 }
 
 impl Leftover {
-    /// A helper process, named by its PID and its current start time.
-    pub fn process(pid: i32) -> Leftover {
-        Leftover::Process {
-            pid,
-            start_time: crate::oci::state::start_time(pid).unwrap_or(0),
-        }
+    /// A helper process, named by its PID and its current start time; an
+    /// error if it is gone already (its PID alone would not be safe to
+    /// signal later).
+    pub fn process(pid: i32) -> Result<Leftover> {
+        let start_time = crate::oci::state::start_time(pid)
+            .ok_or_else(|| Error::Invalid(format!("helper process {pid} is gone already")))?;
+        Ok(Leftover::Process { pid, start_time })
     }
 
     /// Release it. Something already gone is released.
@@ -115,7 +118,8 @@ impl Leftover {
         match self {
             Leftover::Process { pid, start_time } => {
                 use crate::oci::state::{alive, signal};
-                if !signal(*pid, *start_time, Signal::SIGTERM)? {
+                // Without a start time, the PID could be anyone's by now.
+                if *start_time == 0 || !signal(*pid, *start_time, Signal::SIGTERM)? {
                     return Ok(());
                 }
                 let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
@@ -319,6 +323,12 @@ impl Container {
                 }
             }
         }
+        // Born not dumpable: in a PID namespace it joins (exec), the
+        // container's processes can see the child from its first
+        // instruction, before it could clear the flag itself. The flag is
+        // inherited; the runtime takes its own back after the clone.
+        let dumpable = nix::sys::prctl::get_dumpable().unwrap_or(true);
+        let _ = nix::sys::prctl::set_dumpable(false);
         // SAFETY: `run`'s and `spawn`'s contract: this process has a
         // single thread.
         let cloned = unsafe {
@@ -328,6 +338,7 @@ impl Container {
             )
         };
         if !matches!(cloned, Ok(Forked::Child)) {
+            let _ = nix::sys::prctl::set_dumpable(dumpable);
             leave(own);
         }
         cloned.map_err(clone_error)
@@ -435,7 +446,13 @@ impl Container {
     /// process's PID; the container outlives the caller, so nothing is
     /// cleaned up here unless it fails: the rest is `delete`'s job.
     pub fn create(mut self, start_fifo: PathBuf) -> Result<Spawned> {
-        self.oci.start_fifo = Some(start_fifo);
+        let fifo = open(
+            start_fifo.as_path(),
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys(format!("opening {}", start_fifo.display()), e))?;
+        self.oci.start_fifo = Some(fifo);
         self.spawn()
     }
     // ANCHOR_END: create
@@ -495,16 +512,11 @@ impl Container {
         channel: &Channel,
         signals: &BlockedSignals,
     ) -> Result<std::convert::Infallible> {
-        let path = self.oci.start_fifo.clone().expect("create sets the FIFO");
         // The FIFO's path may not exist once the stages have changed the
-        // root: hold on to the FIFO itself (an O_PATH descriptor) and
-        // reopen it later through /proc/self/fd, as runc does.
-        let fifo = open(
-            path.as_path(),
-            OFlag::O_PATH | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::sys(format!("opening {}", path.display()), e))?;
+        // root (nor in a joined mount namespace): the runtime opened the
+        // FIFO itself (an O_PATH descriptor) before the clone, and it is
+        // reopened later through /proc/self/fd, as runc does.
+        let fifo = self.oci.start_fifo.take().expect("create sets the FIFO");
         for stage in &mut self.stages {
             stage.in_child()?;
         }
@@ -629,14 +641,21 @@ mod tests {
             helper.try_wait().unwrap().is_none(),
             "a stranger was signalled"
         );
-        Leftover::process(pid).release().unwrap();
+        Leftover::process(pid).unwrap().release().unwrap();
         let status = helper.wait().unwrap();
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(15)
         );
-        // Gone already: released all the same.
-        Leftover::process(pid).release().unwrap();
+        // Gone already: no leftover can be made of it, and one that was
+        // is released all the same.
+        assert!(Leftover::process(pid).is_err());
+        Leftover::Process {
+            pid,
+            start_time: 12345,
+        }
+        .release()
+        .unwrap();
     }
 
     #[test]

@@ -335,9 +335,17 @@ impl Container {
         // of CVE-2019-5736), read its memory or trace it. The exec resets
         // this for the program.
         nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("PR_SET_DUMPABLE", e))?;
-        // Rung 04: enter the namespaces to join, make the round trips.
+        // Rung 04: enter the namespaces to join, make the round trips —
+        // and arm the parent-death signal again: a new identity (rung 06's
+        // setresuid in a user namespace) clears it.
         #[cfg(feature = "step-04")]
-        self.ask_round_trips(channel)?;
+        {
+            self.ask_round_trips(channel)?;
+            if !self.outlives_the_runtime() {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                    .map_err(|e| Error::sys("setting the parent-death signal", e))?;
+            }
+        }
         // Wait for the outside half of every stage. EOF here means the
         // runtime died before it said Go (so before PDEATHSIG was armed).
         if channel.recv()? != Some(Message::Go) {

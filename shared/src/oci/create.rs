@@ -83,20 +83,33 @@ fn create_in(store: &Store, id: &str, bundle: &Bundle, options: &Options) -> Res
         created: now(),
         owner: String::new(),
     };
-    // From here on the cgroup belongs to the container, until `delete`.
-    store.save(&Stored {
+    let stored = Stored {
         state: state.clone(),
         start_time: start_time(pid.as_raw()).unwrap_or(0),
         leftovers: spawned.leftovers,
-        cgroup: cgroup.keep(),
+        cgroup: cgroup.dirs().map(Path::to_path_buf).collect(),
         hooks: spec.hooks().clone(),
         annotations: spec.annotations().clone(),
         process: spec.process().clone(),
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
-    })?;
-    if let Some(path) = &options.pid_file {
-        write_pid_file(path, state.pid)?;
+    };
+    let recorded = store.save(&stored).and_then(|()| match &options.pid_file {
+        Some(path) => write_pid_file(path, state.pid),
+        None => Ok(()),
+    });
+    if let Err(error) = recorded {
+        // Nothing will know of this container: undo it now. Its process
+        // goes (dropping `cgroup` kills what is in it, then removes it),
+        // and so does whatever its stages left behind.
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+        for leftover in &stored.leftovers {
+            let _ = leftover.release();
+        }
+        return Err(error);
     }
+    // From here on the cgroup belongs to the container, until `delete`.
+    cgroup.keep();
     Ok(state)
 }
 // ANCHOR_END: create

@@ -34,22 +34,27 @@ pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
     if stored.state.status == Status::Stopped {
         return Err(not_running());
     }
+    // The rest of its cgroup, listed *before* its first process is
+    // signalled: once that one dies, so does its PID namespace, and the
+    // others' PIDs may be freed and reused.
+    let others: Vec<i32> = if all {
+        let listed = stored
+            .cgroup
+            .iter()
+            .flat_map(|dir| crate::cgroup::procs(dir));
+        listed.filter(|pid| *pid != stored.state.pid).collect()
+    } else {
+        Vec::new()
+    };
     // The container's own process, only if it is still the one that
     // started then (see `state::signal`).
     if !super::state::signal(stored.state.pid, stored.start_time, signal)? {
         return Err(not_running());
     }
-    if all {
-        // The rest of its cgroup: processes listed there now are in it.
-        let others = stored
-            .cgroup
-            .iter()
-            .flat_map(|dir| crate::cgroup::procs(dir));
-        for pid in others.filter(|pid| *pid != stored.state.pid) {
-            match send(Pid::from_raw(pid), signal) {
-                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                Err(e) => return Err(Error::sys(format!("signalling process {pid}"), e)),
-            }
+    for pid in others {
+        match send(Pid::from_raw(pid), signal) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => return Err(Error::sys(format!("signalling process {pid}"), e)),
         }
     }
     Ok(())

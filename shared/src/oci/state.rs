@@ -23,7 +23,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{renameat2, Flock, FlockArg, RenameFlags, AT_FDCWD};
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
@@ -142,32 +142,61 @@ impl Store {
     }
 
     // ANCHOR: lock
-    /// Reserve `id` for a new container: make its folder, and lock it.
+    /// Reserve `id` for a new container: its folder, already locked.
     ///
-    /// `mkdir` is the reservation: it either makes the folder or fails
-    /// because it exists, atomically, so two `create`s of one ID cannot
-    /// both succeed — no lock on the whole root is needed. A folder without
-    /// a `state.json` that nobody holds locked is what a `create` killed
-    /// half-way left: it is cleared and the ID reused.
+    /// The folder is made under a temporary name and locked *before* it
+    /// gets the ID's name, with a rename that refuses to replace anything
+    /// (`RENAME_NOREPLACE`): so the ID is taken atomically, and no other
+    /// run can ever see it unlocked while its `create` is running. A folder
+    /// without a `state.json` that nobody holds locked is what a `create`
+    /// killed half-way left: it is cleared — while locked, so that two
+    /// runs cannot clear it at once — and the ID reused.
     pub fn reserve(&self, id: &str) -> Result<Lock> {
         check_id(id)?;
         fs::create_dir_all(&self.root)
             .map_err(|e| Error::io("creating the state root", &self.root, e))?;
         let dir = self.dir(id);
-        match fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let stale = !dir.join("state.json").exists() && try_lock(&dir).is_some();
-                if !stale {
-                    return Err(Error::Invalid(format!("container {id:?} already exists")));
+        let temporary = self
+            .root
+            .join(format!(".{id}.creating-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&temporary);
+        fs::create_dir(&temporary).map_err(|e| Error::io("creating", &temporary, e))?;
+        let lock = try_lock(&temporary).ok_or_else(|| {
+            Error::Invalid(format!(
+                "locking {}: held by another process",
+                temporary.display()
+            ))
+        })?;
+        for _ in 0..2 {
+            match renameat2(
+                AT_FDCWD,
+                &temporary,
+                AT_FDCWD,
+                &dir,
+                RenameFlags::RENAME_NOREPLACE,
+            ) {
+                Ok(()) => return Ok(Lock(lock)),
+                Err(Errno::EEXIST) => {}
+                Err(e) => {
+                    let _ = fs::remove_dir(&temporary);
+                    return Err(Error::sys(format!("reserving {}", dir.display()), e));
                 }
-                fs::remove_dir_all(&dir)
-                    .and_then(|()| fs::create_dir(&dir))
-                    .map_err(|e| Error::io("clearing a stale state folder", &dir, e))?;
             }
-            Err(e) => return Err(Error::io("creating the state folder", &dir, e)),
+            // Taken: by a live container, or by the remains of a killed
+            // `create` (no state.json, and nobody holds its lock).
+            let stale = match try_lock(&dir) {
+                Some(held) if !dir.join("state.json").exists() => Some(held),
+                _ => None,
+            };
+            let Some(_held) = stale else {
+                let _ = fs::remove_dir(&temporary);
+                return Err(Error::Invalid(format!("container {id:?} already exists")));
+            };
+            fs::remove_dir_all(&dir)
+                .map_err(|e| Error::io("clearing a stale state folder", &dir, e))?;
         }
-        self.lock(id)
+        let _ = fs::remove_dir(&temporary);
+        Err(Error::Invalid(format!("container {id:?} already exists")))
     }
 
     /// Lock container `id`'s folder (an exclusive `flock`), waiting while

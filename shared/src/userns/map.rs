@@ -102,7 +102,8 @@ pub fn validate(maps: &[IdMap], what: &str) -> Result<()> {
         if m.count == 0 {
             return invalid(format!("\"{m}\": a range of 0 IDs"));
         }
-        if end(m.inside, m.count) > 1 << 32 || end(m.outside, m.count) > 1 << 32 {
+        // The kernel wants first + count to stay below 2^32.
+        if end(m.inside, m.count) >= 1 << 32 || end(m.outside, m.count) >= 1 << 32 {
             return invalid(format!("\"{m}\": runs past the last ID (4294967295)"));
         }
         for other in &maps[..i] {
@@ -168,6 +169,7 @@ mod tests {
         refused(&[line(1, 1000, 1)], "no inside ID 0");
         refused(&[line(0, 1000, 0)], "a range of 0 IDs");
         refused(&[line(0, u32::MAX, 2)], "runs past the last ID");
+        refused(&[line(0, u32::MAX, 1)], "runs past the last ID");
         refused(&[line(0, 1000, 10), line(5, 2000, 10)], "overlap inside");
         refused(&[line(0, 1000, 10), line(10, 1005, 10)], "overlap outside");
         let many: Vec<IdMap> = (0..341).map(|i| line(i, 1000 + i, 1)).collect();

@@ -78,6 +78,11 @@ pub fn trials() -> Vec<Trial> {
             Needs::Root,
             creates_in_parallel,
         ),
+        test(
+            "one_id_is_created_once_however_many_ask_at_once",
+            Needs::Root,
+            one_id_once,
+        ),
         test("a_reused_pid_is_never_signalled", Needs::Root, reused_pid),
         test(
             "a_failing_or_hanging_hook_fails_create_and_leaves_nothing",
@@ -757,6 +762,51 @@ fn creates_in_parallel() -> Outcome {
         String::from_utf8_lossy(&listed.stdout).into_owned(),
         "b\na\n".to_string(),
         "both containers, listed",
+    )
+}
+
+fn one_id_once() -> Outcome {
+    let dir = bundle("once", &["true"], |_| {});
+    let rt = Runtime::new(rung(), "once");
+    // What a create killed half-way leaves: the ID's folder, no state.
+    fs::create_dir_all(rt.root.join("same")).unwrap();
+    let bundle_dir = dir.to_str().unwrap();
+    // Each with files of its own for its output (a created container
+    // keeps the runtime's stdout and stderr open: no pipes).
+    let create = |i: usize| {
+        let log = rt.root.with_extension(format!("create{i}"));
+        let file = fs::File::create(&log).unwrap();
+        let status = Command::new(rung())
+            .arg("--root")
+            .arg(&rt.root)
+            .args(["create", "--bundle", bundle_dir, "same"])
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .status()
+            .unwrap();
+        let said = fs::read_to_string(&log).unwrap_or_default();
+        let _ = fs::remove_file(&log);
+        (status.success(), said)
+    };
+    let outs: Vec<(bool, String)> = std::thread::scope(|scope| {
+        let creates: Vec<_> = (0..6).map(|i| scope.spawn(move || create(i))).collect();
+        creates.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let listed = rt.run(&["list", "-q"]);
+    rt.run(&["delete", "--force", "same"]);
+    let _ = fs::remove_dir_all(&dir);
+    let won = outs.iter().filter(|(ok, _)| *ok).count();
+    check_eq(won, 1, "creates of one ID that succeeded")?;
+    check(
+        outs.iter()
+            .filter(|(ok, _)| !ok)
+            .all(|(_, said)| said.contains("already exists")),
+        || format!("{outs:?}"),
+    )?;
+    check_eq(
+        String::from_utf8_lossy(&listed.stdout).into_owned(),
+        "same\n".to_string(),
+        "the containers listed",
     )
 }
 
