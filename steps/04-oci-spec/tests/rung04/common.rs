@@ -68,9 +68,13 @@ impl Runtime {
         }
     }
 
-    /// A fresh, empty file beside the state root, removed when dropped.
+    /// A fresh, empty file beside the state root, removed when dropped;
+    /// one of its own for every call, so that threads may run commands
+    /// of one runtime at once.
     fn scratch(&self, what: &str) -> fs::File {
-        scratch(&self.root.with_extension(what))
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        scratch(&self.root.with_extension(format!("{what}{n}")))
     }
 
     /// `state ID`'s JSON, or `None` if the runtime does not know the ID.

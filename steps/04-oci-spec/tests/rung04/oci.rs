@@ -771,37 +771,22 @@ fn one_id_once() -> Outcome {
     // What a create killed half-way leaves: the ID's folder, no state.
     fs::create_dir_all(rt.root.join("same")).unwrap();
     let bundle_dir = dir.to_str().unwrap();
-    // Each with files of its own for its output (a created container
-    // keeps the runtime's stdout and stderr open: no pipes).
-    let create = |i: usize| {
-        let log = rt.root.with_extension(format!("create{i}"));
-        let file = fs::File::create(&log).unwrap();
-        let status = Command::new(rung())
-            .arg("--root")
-            .arg(&rt.root)
-            .args(["create", "--bundle", bundle_dir, "same"])
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .status()
-            .unwrap();
-        let said = fs::read_to_string(&log).unwrap_or_default();
-        let _ = fs::remove_file(&log);
-        (status.success(), said)
-    };
-    let outs: Vec<(bool, String)> = std::thread::scope(|scope| {
-        let creates: Vec<_> = (0..6).map(|i| scope.spawn(move || create(i))).collect();
+    let outs: Vec<_> = std::thread::scope(|scope| {
+        let creates: Vec<_> = (0..6)
+            .map(|_| scope.spawn(|| rt.run(&["create", "--bundle", bundle_dir, "same"])))
+            .collect();
         creates.into_iter().map(|c| c.join().unwrap()).collect()
     });
     let listed = rt.run(&["list", "-q"]);
     rt.run(&["delete", "--force", "same"]);
     let _ = fs::remove_dir_all(&dir);
-    let won = outs.iter().filter(|(ok, _)| *ok).count();
+    let won = outs.iter().filter(|o| o.status.success()).count();
     check_eq(won, 1, "creates of one ID that succeeded")?;
     check(
         outs.iter()
-            .filter(|(ok, _)| !ok)
-            .all(|(_, said)| said.contains("already exists")),
-        || format!("{outs:?}"),
+            .filter(|o| !o.status.success())
+            .all(|o| text(o).contains("already exists")),
+        || outs.iter().map(text).collect::<Vec<_>>().join("\n"),
     )?;
     check_eq(
         String::from_utf8_lossy(&listed.stdout).into_owned(),
