@@ -167,6 +167,20 @@ fn seccomp() -> Result<(), String> {
     expect(&s, s.out == "Seccomp:\t2\n", "containerd's default profile")
 }
 
+/// The arguments of `ctr run -d` for container `id` on `rootfs`, run by the
+/// shim with the runtime `binary`.
+fn run_detached<'a>(
+    binary: &'a str,
+    rootfs: &'a str,
+    id: &'a str,
+    command: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["run", "-d", "--runc-binary", binary, "--env", "PATH=/bin"];
+    args.extend(["--rootfs", rootfs, id]);
+    args.extend(command);
+    args
+}
+
 /// `ctr run -d`, `task exec`, `task kill --signal`, then the task stops by
 /// the trap and is deleted.
 fn life(c: &Containerd, runtime: Runtime) -> Result<String, String> {
@@ -187,20 +201,7 @@ fn life(c: &Containerd, runtime: Runtime) -> Result<String, String> {
         transcript += &format!("$ {} → {:?}\n{out}", args[..2].join(" "), s.code);
         s
     };
-    step(&[
-        "run",
-        "-d",
-        "--runc-binary",
-        &binary,
-        "--env",
-        "PATH=/bin",
-        "--rootfs",
-        &rootfs,
-        &id,
-        "sh",
-        "-c",
-        script,
-    ]);
+    step(&run_detached(&binary, &rootfs, &id, &["sh", "-c", script]));
     std::thread::sleep(Duration::from_millis(300));
     step(&["task", "exec", "--exec-id", "e1", &id, "echo", "inside"]);
     step(&["task", "kill", "--signal", "SIGUSR1", &id]);
@@ -234,19 +235,7 @@ fn detached_exec_signal() -> Result<(), String> {
 pub fn bundle_runs() -> Result<(), String> {
     let c = crate::containerd()?;
     let (binary, rootfs, id) = (Runtime::Runc.path(), c.rootfs.display().to_string(), id());
-    let ran = c.ctr(&[
-        "run",
-        "-d",
-        "--runc-binary",
-        &binary,
-        "--env",
-        "PATH=/bin",
-        "--rootfs",
-        &rootfs,
-        &id,
-        "sleep",
-        "1000",
-    ]);
+    let ran = c.ctr(&run_detached(&binary, &rootfs, &id, &["sleep", "1000"]));
     let dir = c
         .dir
         .join("state/io.containerd.runtime.v2.task/default")
