@@ -93,6 +93,11 @@ pub enum Error {
         message: String,
     },
 
+    /// No container of this ID in the runtime's state root (rung 04).
+    #[cfg(feature = "step-04")]
+    #[error("container {0:?} does not exist")]
+    NoSuchContainer(String),
+
     /// A feature a later rung of the ladder teaches: refused by name, never
     /// ignored, with the chapter to read.
     #[error("{what}: not supported yet — it comes with rung {rung:02} (chapter {rung})")]

@@ -66,6 +66,10 @@ pub(super) struct Lifecycle {
     preserve_fds: u32,
     /// Whether the program outlives the runtime (no parent-death signal).
     detached: bool,
+    /// Whether a failure now would reach no one: `create` has been told
+    /// the container is created (and returned), and `start` has not yet
+    /// opened the FIFO through which it would hear.
+    unheard: bool,
     /// A cgroup v2 directory to start the container in (see
     /// [`clone3_into`]).
     cgroup: Option<OwnedFd>,
@@ -407,10 +411,12 @@ impl Container {
         self.oci.detached
     }
 
-    /// After `create` has returned, nobody reads the channel: the
-    /// container's own stderr is the only witness of a failure.
+    /// A failure that reaches neither `create` (it has returned) nor
+    /// `start` (it has not opened the FIFO yet) has one witness left: the
+    /// container's own stderr. Any other failure is told by the runtime,
+    /// once.
     pub(super) fn witness(&self, error: &Error) {
-        if self.oci.detached {
+        if self.oci.unheard {
             eprintln!("container: {}", error.report());
         }
     }
@@ -530,10 +536,12 @@ impl Container {
         // Tell the runtime we are ready, then wait for `start`: opening
         // a FIFO for writing blocks until someone opens it to read.
         channel.send(&Message::Created)?;
+        self.oci.unheard = true;
         // `start` reads from the FIFO until it closes, which the exec
         // does (close-on-exec): so `start` returns once the program
         // runs, or with the error that kept it from running.
         let mut started = wait_for_start(&fifo)?;
+        self.oci.unheard = false;
         drop(fifo);
         // Every stage's after_start, then every stage's at_exec.
         let last = self

@@ -303,7 +303,13 @@ impl Container {
         let command = match self.set_up_from_inside(&channel, signals) {
             Ok(command) => command,
             Err(error) => {
-                let _ = channel.send(&Message::Failed(error.report()));
+                // A program that cannot run is said as such (the shell's
+                // 127 or 126), not as a failed set-up.
+                let message = match &error {
+                    Error::Exec { errno, .. } => Message::ExecFailed(*errno),
+                    other => Message::Failed(other.report()),
+                };
+                let _ = channel.send(&message);
                 self.witness(&error);
                 return error.exit_code();
             }

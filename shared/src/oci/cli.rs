@@ -549,15 +549,40 @@ impl Global {
     /// an engine reads it), then the outcome becomes the exit status (see
     /// [`crate::cli::exit_status`]).
     pub fn exit(&self, program: &str, outcome: Result<i32>) -> std::process::ExitCode {
-        if let (Err(error), Some(log)) = (&outcome, &self.log) {
-            log_error(log, self.log_format, &error.report());
-        }
-        crate::cli::exit_status(
-            program,
-            outcome.map_err(Box::<dyn std::error::Error + Send + Sync>::from),
-        )
+        let code = match outcome {
+            Ok(code) => code,
+            Err(error) => {
+                let message = runc_message(&error);
+                if let Some(log) = &self.log {
+                    log_error(log, self.log_format, &message);
+                }
+                eprintln!("{program}: {message}");
+                error.exit_code()
+            }
+        };
+        std::process::ExitCode::from(u8::try_from(code).unwrap_or(255))
     }
 }
+
+// ANCHOR: runc_message
+/// An error as an engine expects to read it. Engines recognise a program
+/// that cannot run by runc's words for it, and give the shell's statuses:
+/// Docker turns "executable file not found" into 127 and "permission
+/// denied" into 126, where "command not found" is a bare failure. So a
+/// runtime that engines drive says it runc's way; anything else is the
+/// library's message, with its causes.
+pub fn runc_message(error: &Error) -> String {
+    match error {
+        Error::Exec { command, errno } if *errno == nix::errno::Errno::ENOENT => {
+            format!("exec: {command:?}: executable file not found in $PATH")
+        }
+        Error::Exec { command, errno } if *errno == nix::errno::Errno::EACCES => {
+            format!("exec: {command:?}: permission denied")
+        }
+        other => other.report(),
+    }
+}
+// ANCHOR_END: runc_message
 
 /// One line of `--log`: text, or the JSON object runc writes.
 fn log_line(path: &Path, format: LogFormat, level: &str, message: &str) {

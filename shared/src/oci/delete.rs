@@ -14,8 +14,14 @@ use crate::{Error, Result};
 /// container must be stopped first, unless `force`; a created one (whose
 /// program never ran) is killed, as runc does.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
-    let _lock = store.lock(id)?;
-    let stored = store.load(id)?;
+    let locked = store.lock(id).and_then(|lock| Ok((lock, store.load(id)?)));
+    let (_lock, stored) = match locked {
+        // Forced, a container that is not there is deleted already — as
+        // runc has it: an engine cleaning up after a failed `create` calls
+        // `delete --force` on an ID that create left nothing of.
+        Err(Error::NoSuchContainer(_)) if force => return Ok(()),
+        other => other?,
+    };
     let (pid, started) = (stored.state.pid, stored.start_time);
     match stored.state.status {
         Status::Stopped => {}

@@ -205,7 +205,7 @@ impl Store {
     pub fn lock(&self, id: &str) -> Result<Lock> {
         check_id(id)?;
         let dir = self.dir(id);
-        let missing = || Error::Invalid(format!("container {id:?} does not exist"));
+        let missing = || Error::NoSuchContainer(id.to_string());
         let file = fs::File::open(&dir).map_err(|_| missing())?;
         let lock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, e)| Error::sys(format!("locking {}", dir.display()), e))?;
@@ -222,8 +222,7 @@ impl Store {
     /// exited since is `stopped`).
     pub fn load(&self, id: &str) -> Result<Stored> {
         let path = self.dir(id).join("state.json");
-        let text = fs::read_to_string(&path)
-            .map_err(|_| Error::Invalid(format!("container {id:?} does not exist")))?;
+        let text = fs::read_to_string(&path).map_err(|_| Error::NoSuchContainer(id.to_string()))?;
         let mut stored: Stored = serde_json::from_str(&text)
             .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
         stored.state.status = self.current_status(&stored);

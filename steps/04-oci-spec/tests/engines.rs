@@ -91,12 +91,12 @@ fn main() {
     trials.extend(scenarios!(podman, PODMAN, "podman_":
         echo, exit_code, env_and_workdir, user, read_only_volume, terminal, memory_limit,
         cpuset_and_reservation, sysctl, capabilities, read_only_root, pids_limit, tmpfs, seccomp_default,
-        seccomp_unconfined, detached_exec_signal_stop_rm,
+        seccomp_unconfined, detached_exec_signal_stop_rm, missing_command,
     ));
     trials.extend(scenarios!(docker, DOCKER, "docker_":
         echo, exit_code, env_and_workdir, user, read_only_volume, terminal, memory_limit,
         cpuset_and_reservation, sysctl, capabilities, read_only_root, pids_limit, tmpfs, seccomp_default,
-        seccomp_unconfined, detached_exec_signal_stop_rm,
+        seccomp_unconfined, detached_exec_signal_stop_rm, missing_command,
     ));
     for (name, body) in engine::containerd::SCENARIOS {
         trials.push(needing(name, CONTAINERD, *body));

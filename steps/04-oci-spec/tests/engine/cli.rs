@@ -97,6 +97,30 @@ pub fn exit_code(e: &impl Cli) -> Result<(), String> {
     )
 }
 
+/// A program the image does not have: the engine must give the shell's
+/// 127 under both runtimes, and say so once — without the noise of a
+/// `delete --force` of the container the failed create left nothing of
+/// (runc says nothing there).
+pub fn missing_command(e: &impl Cli) -> Result<(), String> {
+    let runc = run(e, Runtime::Runc, &[], &["nosuchcmd"]);
+    let ours = run(e, Runtime::Ours, &[], &["nosuchcmd"]);
+    let said = format!("--- runc:\n{runc}\n--- rung:\n{ours}");
+    if runc.code != Some(127) || ours.code != Some(127) {
+        return Err(format!(
+            "{} run nosuchcmd: not 127 both times\n{said}",
+            e.engine()
+        ));
+    }
+    let noise = ["does not exist", "inside the container"];
+    if noise.iter().any(|n| ours.out.contains(n)) || !ours.out.contains("nosuchcmd") {
+        return Err(format!(
+            "{} run nosuchcmd: the rung's error should name the command, once\n{said}",
+            e.engine()
+        ));
+    }
+    Ok(())
+}
+
 pub fn env_and_workdir(e: &impl Cli) -> Result<(), String> {
     let s = both(
         e,
