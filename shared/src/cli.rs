@@ -77,6 +77,14 @@ impl NamespaceArgs {
 }
 // ANCHOR_END: container
 
+/// Whether `program` is an executable file in one of `PATH`'s folders
+/// (what a shell would find), to say which package is missing before
+/// trying to run it.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
 /// Print the library's warnings on stderr as `rung: warning: …` (the
 /// library hands them over instead of printing them: see
 /// [`warning`](crate::warning)).

@@ -48,11 +48,7 @@ impl Needs {
     }
 }
 
-/// Whether `program` is an executable file in one of `PATH`'s folders.
-pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
+pub use crate::cli::on_path;
 
 /// A test that runs only where `needs` is met, and reports itself as
 /// skipped, with the reason, everywhere else.

@@ -42,12 +42,7 @@ impl Registry {
                 "{REGISTRY_BINARY} is missing: install Debian's docker-registry package (scripts/setup does)"
             ));
         }
-        let on_path = |program: &str| {
-            std::env::var_os("PATH").is_some_and(|path| {
-                std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
-            })
-        };
-        if with_auth && !on_path("htpasswd") {
+        if with_auth && !crate::cli::on_path("htpasswd") {
             return Some("htpasswd is missing: install apache2-utils (scripts/setup does)".into());
         }
         None
