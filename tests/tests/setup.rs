@@ -197,12 +197,10 @@ impl TestUser {
         if let Some(range) = ranges.iter().find(|r| r.count >= 65_536) {
             return Ok(range.start);
         }
-        let end = text
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                Some(f.get(1)?.parse::<u64>().ok()? + f.get(2)?.parse::<u64>().ok()?)
-            })
+        // After every range granted so far, and not below 100000.
+        let end = berth::userns::subid::grants(&text)
+            .iter()
+            .map(|(_, r)| u64::from(r.start) + u64::from(r.count))
             .max()
             .unwrap_or(100_000)
             .max(100_000);

@@ -26,25 +26,32 @@ pub struct Range {
     pub count: u32,
 }
 
-// ANCHOR: lookup
-/// The ranges `text` (the contents of `/etc/subuid` or `/etc/subgid`)
-/// grants to the user called `name` with ID `id`, in the file's order.
-/// Lines may name the user either way, as `newuidmap` accepts.
-pub fn lookup(text: &str, name: &str, id: u32) -> Vec<Range> {
+/// Every grant in `text` (the contents of `/etc/subuid` or `/etc/subgid`):
+/// who (a name, or a uid as text) and which range, in the file's order.
+pub fn grants(text: &str) -> Vec<(&str, Range)> {
     text.lines()
         .filter(|line| !line.trim_start().starts_with('#'))
         .filter_map(|line| {
             let mut fields = line.trim().split(':');
             let (who, start, count) = (fields.next()?, fields.next()?, fields.next()?);
-            if who != name && who.parse() != Ok(id) {
-                return None;
-            }
-            Some(Range {
+            let range = Range {
                 start: start.parse().ok()?,
                 count: count.parse().ok()?,
-            })
+            };
+            Some((who, range))
         })
-        .filter(|range| range.count > 0)
+        .collect()
+}
+
+// ANCHOR: lookup
+/// The ranges `text` grants to the user called `name` with ID `id`, in
+/// the file's order. Lines may name the user either way, as `newuidmap`
+/// accepts.
+pub fn lookup(text: &str, name: &str, id: u32) -> Vec<Range> {
+    grants(text)
+        .into_iter()
+        .filter(|(who, range)| (*who == name || who.parse() == Ok(id)) && range.count > 0)
+        .map(|(_, range)| range)
         .collect()
 }
 // ANCHOR_END: lookup
