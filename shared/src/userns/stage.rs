@@ -207,12 +207,15 @@ impl Stage for UserNamespace {
             .map_err(|e| Error::sys("becoming gid 0 in the user namespace", e))?;
         setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .map_err(|e| Error::sys("becoming uid 0 in the user namespace", e))?;
-        // Drop the host's supplementary groups, where the kernel lets us.
-        if self.writer
-            != (Writer::Runtime {
-                deny_setgroups: true,
-            })
-        {
+        // Drop the host's supplementary groups, unless setgroups was
+        // denied in this namespace (then the kernel keeps them, unmapped).
+        let denied = matches!(
+            self.writer,
+            Writer::Runtime {
+                deny_setgroups: true
+            }
+        );
+        if !denied {
             nix::unistd::setgroups(&[])
                 .map_err(|e| Error::sys("dropping supplementary groups", e))?;
         }
